@@ -1,0 +1,327 @@
+"""Balances, holds, the ledger and settlement: every change of money goes through here.
+
+Invariants (DESIGN.md §3):
+- `users.balance` = Σ ledger − Σ active holds, changed in the same transaction as what moves it;
+- a hold is taken with a conditional update (`balance >= amount`), never read-modify-write;
+- a charge is unique on its request id (`ledger_entry.ref = "req:<id>"`, `usage_record.request_id`),
+  so a retried settlement is a no-op.
+
+All functions are synchronous and open their own transaction; the data plane calls them from a
+thread pool, the console and the worker directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from peewee import fn
+
+from shared.db import write_transaction
+from shared.models import ApiKey, Hold, LedgerEntry, UsageRecord, User, utcnow
+
+
+class InsufficientBalance(Exception):
+    """The balance cannot cover the amount asked for."""
+
+
+class UnknownUser(LookupError):
+    """No such user."""
+
+
+def _deadline(ttl_s: float) -> dt.datetime:
+    return utcnow() + dt.timedelta(seconds=ttl_s)
+
+
+# --- ledger -------------------------------------------------------------------------------
+
+
+def post_entry(
+    user_id: int,
+    amount: int,
+    kind: str,
+    ref: str,
+    reason: str = "",
+    actor_id: int | None = None,
+    allow_negative: bool = False,
+) -> bool:
+    """Append a ledger entry and move the balance by `amount`, once per `ref`.
+
+    Returns False (and changes nothing) when an entry with this `ref` already exists. A debit
+    that would take the balance below zero raises InsufficientBalance unless `allow_negative`.
+    """
+    with write_transaction():
+        if LedgerEntry.select().where(LedgerEntry.ref == ref).exists():
+            return False
+        query = User.update(balance=User.balance + amount).where(User.id == user_id)
+        if amount < 0 and not allow_negative:
+            query = query.where(User.balance >= -amount)
+        if query.execute() != 1:
+            if not User.select().where(User.id == user_id).exists():
+                raise UnknownUser(user_id)
+            raise InsufficientBalance(f"balance is below {-amount} units")
+        LedgerEntry.create(user=user_id, amount=amount, kind=kind, ref=ref, reason=reason, actor=actor_id)
+    return True
+
+
+def adjust(user_id: int, amount: int, reason: str, actor_id: int | None = None) -> str:
+    """An operator's credit (positive) or debit (negative) with a mandatory reason; returns its ref."""
+    if not reason.strip():
+        raise ValueError("an adjustment needs a reason")
+    if amount == 0:
+        raise ValueError("an adjustment of zero changes nothing")
+    ref = f"adj:{uuid.uuid4().hex}"
+    post_entry(user_id, amount, "adjustment", ref, reason=reason.strip(), actor_id=actor_id)
+    return ref
+
+
+# --- holds --------------------------------------------------------------------------------
+
+
+def open_hold(user_id: int, holder: str, amount: int, ttl_s: float) -> int | None:
+    """Set `amount` aside for requests in flight; returns the hold id, or None if unaffordable."""
+    with write_transaction():
+        taken = (
+            User.update(balance=User.balance - amount)
+            .where((User.id == user_id) & (User.balance >= amount) & (User.status == "active"))
+            .execute()
+        )
+        if taken != 1:
+            return None
+        return Hold.insert(user=user_id, holder=holder, amount=amount, expires_at=_deadline(ttl_s)).execute()
+
+
+def grow_hold(hold_id: int, user_id: int, amount: int, ttl_s: float) -> bool:
+    """Add `amount` to an active hold if the balance covers it; False otherwise (or if it expired)."""
+    try:
+        with write_transaction():
+            grown = (
+                Hold.update(amount=Hold.amount + amount, expires_at=_deadline(ttl_s))
+                .where((Hold.id == hold_id) & (Hold.state == "active"))
+                .execute()
+            )
+            if grown != 1:
+                return False
+            taken = (
+                User.update(balance=User.balance - amount)
+                .where((User.id == user_id) & (User.balance >= amount) & (User.status == "active"))
+                .execute()
+            )
+            if taken != 1:
+                # Leaving the block by an exception rolls the hold's growth back too.
+                raise _Unaffordable
+    except _Unaffordable:
+        return False
+    return True
+
+
+class _Unaffordable(Exception):
+    """Internal: unwinds a transaction whose conditional debit found too little balance."""
+
+
+def shrink_hold(hold_id: int, amount: int, close: bool = False) -> int:
+    """Give `amount` of an active hold back to the balance (all of it when `close`).
+
+    Returns what was returned. A hold that is no longer active returns nothing: the worker
+    already gave its amount back when it expired.
+    """
+    with write_transaction():
+        hold = Hold.select().where((Hold.id == hold_id) & (Hold.state == "active")).first()
+        if hold is None:
+            return 0
+        give = hold.amount if close else min(amount, hold.amount)
+        changes: dict = {Hold.amount: Hold.amount - give}
+        if close:
+            changes.update({Hold.state: "released", Hold.closed_at: utcnow()})
+        Hold.update(changes).where(Hold.id == hold_id).execute()
+        if give:
+            User.update(balance=User.balance + give).where(User.id == hold.user_id).execute()
+    return give
+
+
+def refresh_holds(hold_ids: Iterable[int], ttl_s: float) -> int:
+    """Push the deadline of active holds forward (the holder is alive); returns how many."""
+    ids = list(hold_ids)
+    if not ids:
+        return 0
+    return (
+        Hold.update(expires_at=_deadline(ttl_s)).where(Hold.id.in_(ids) & (Hold.state == "active")).execute()
+    )
+
+
+def expire_stale_holds(now: dt.datetime | None = None) -> list[Hold]:
+    """Release holds whose holder stopped refreshing them; mark them "expired" for the operator."""
+    now = now or utcnow()
+    expired = []
+    stale = list(Hold.select().where((Hold.state == "active") & (Hold.expires_at < now)))
+    for hold in stale:
+        with write_transaction():
+            closed = (
+                Hold.update(state="expired", closed_at=now)
+                .where((Hold.id == hold.id) & (Hold.state == "active"))
+                .execute()
+            )
+            if closed != 1:
+                continue
+            current = Hold.get_by_id(hold.id)
+            User.update(balance=User.balance + current.amount).where(User.id == hold.user_id).execute()
+            expired.append(current)
+    return expired
+
+
+# --- settlement ---------------------------------------------------------------------------
+
+
+@dataclass
+class Settlement:
+    """Everything known about one finished request; becomes a usage record and a charge."""
+
+    request_id: str
+    user_id: int
+    hold_id: int | None
+    api_key_id: int | None
+    model: str
+    charge: int
+    cost: int = 0
+    status: str = "ok"
+    provider: str = ""
+    upstream_model: str = ""
+    endpoint: str = "chat"
+    stream: bool = False
+    http_status: int = 200
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage_source: str = "upstream"
+    input_price: int = 0
+    cached_input_price: int = 0
+    output_price: int = 0
+    multiplier_ppm: int = 1_000_000
+    latency_ms: int = 0
+    ttft_ms: int | None = None
+    error: str = ""
+    client_request_id: str | None = None
+    created_at: dt.datetime = field(default_factory=utcnow)
+
+    def usage_row(self) -> dict:
+        """The usage_record columns."""
+        row = asdict(self)
+        row["user"] = row.pop("user_id")
+        row["api_key"] = row.pop("api_key_id")
+        row.pop("hold_id")
+        return row
+
+
+def settle(batch: Sequence[Settlement]) -> list[str]:
+    """Record a batch of finished requests in one transaction; returns the request ids newly settled.
+
+    For each request not settled before: a usage record, and when it costs something a ledger
+    charge; the charge comes out of the request's hold (so the balance does not move twice) and
+    is added to the key's spend. Requests already settled are skipped, which makes retries safe.
+    """
+    if not batch:
+        return []
+    with write_transaction():
+        ids = [s.request_id for s in batch]
+        done = {
+            r.request_id
+            for r in UsageRecord.select(UsageRecord.request_id).where(UsageRecord.request_id.in_(ids))
+        }
+        fresh = _unique(s for s in batch if s.request_id not in done)
+        if not fresh:
+            return []
+        UsageRecord.insert_many([s.usage_row() for s in fresh]).execute()
+        charged = [s for s in fresh if s.charge > 0]
+        if charged:
+            LedgerEntry.insert_many(
+                [
+                    {
+                        "user": s.user_id,
+                        "kind": "charge",
+                        "amount": -s.charge,
+                        "ref": f"req:{s.request_id}",
+                        "reason": s.model,
+                        "created_at": s.created_at,
+                    }
+                    for s in charged
+                ]
+            ).execute()
+            _take_from_holds(charged)
+            _add_key_spend(charged)
+        _touch_keys(fresh)
+    return [s.request_id for s in fresh]
+
+
+def _unique(settlements: Iterable[Settlement]) -> list[Settlement]:
+    seen: dict[str, Settlement] = {}
+    for s in settlements:
+        seen.setdefault(s.request_id, s)
+    return list(seen.values())
+
+
+def _take_from_holds(charged: list[Settlement]) -> None:
+    per_hold: dict[tuple[int | None, int], int] = defaultdict(int)
+    for s in charged:
+        per_hold[(s.hold_id, s.user_id)] += s.charge
+    for (hold_id, user_id), amount in per_hold.items():
+        taken = 0
+        if hold_id is not None:
+            taken = (
+                Hold.update(amount=Hold.amount - amount)
+                .where((Hold.id == hold_id) & (Hold.state == "active") & (Hold.amount >= amount))
+                .execute()
+            )
+        if taken != 1:
+            # The hold is gone (the worker expired it and returned its money) or short:
+            # the charge comes from the balance itself.
+            User.update(balance=User.balance - amount).where(User.id == user_id).execute()
+
+
+def _add_key_spend(charged: list[Settlement]) -> None:
+    per_key: dict[int, int] = defaultdict(int)
+    for s in charged:
+        if s.api_key_id is not None:
+            per_key[s.api_key_id] += s.charge
+    for key_id, amount in per_key.items():
+        ApiKey.update(spent=ApiKey.spent + amount).where(ApiKey.id == key_id).execute()
+
+
+def _touch_keys(fresh: list[Settlement]) -> None:
+    last: dict[int, dt.datetime] = {}
+    for s in fresh:
+        if s.api_key_id is not None:
+            last[s.api_key_id] = max(s.created_at, last.get(s.api_key_id, s.created_at))
+    for key_id, when in last.items():
+        ApiKey.update(last_used_at=when).where(ApiKey.id == key_id).execute()
+
+
+# --- checks -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Drift:
+    """A user whose cached balance disagrees with Σ ledger − Σ active holds."""
+
+    user_id: int
+    stored: int
+    expected: int
+
+
+def reconcile() -> list[Drift]:
+    """Compare every stored balance with what the ledger and active holds say it must be."""
+    ledger = dict(
+        LedgerEntry.select(LedgerEntry.user, fn.SUM(LedgerEntry.amount)).group_by(LedgerEntry.user).tuples()
+    )
+    held = dict(
+        Hold.select(Hold.user, fn.SUM(Hold.amount)).where(Hold.state == "active").group_by(Hold.user).tuples()
+    )
+    drifts = []
+    for user_id, stored in User.select(User.id, User.balance).tuples():
+        expected = int(ledger.get(user_id) or 0) - int(held.get(user_id) or 0)
+        if expected != stored:
+            drifts.append(Drift(user_id, stored, expected))
+    return drifts

@@ -1,0 +1,143 @@
+"""Providers, models and routes: the operations the console and the CLI share."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlparse
+
+from shared.config_version import bump_config_version
+from shared.db import db
+from shared.errors import InvalidInput, NotFound
+from shared.models import CatalogModel, Provider, Route
+from shared.settings import Secret
+from shared.vault import encrypt
+
+PROVIDER_KINDS = ("openai", "anthropic")
+MODALITIES = ("chat", "embedding")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
+
+
+def validate_base_url(url: str) -> str:
+    """An http(s) URL with a host, without a trailing slash."""
+    value = (url or "").strip().rstrip("/")
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidInput("base_url", f"must be an http:// or https:// URL with a host, got {url!r}")
+    return value
+
+
+def validate_price(field: str, nano: int | None) -> int | None:
+    """Prices are non-negative integers (nano-USD per 1M tokens)."""
+    if nano is not None and nano < 0:
+        raise InvalidInput(field, "must not be negative")
+    return nano
+
+
+def add_provider(
+    name: str, base_url: str, api_key: str, secret_key: Secret, kind: str = "openai", timeout_s: float = 60.0
+) -> Provider:
+    """Register an upstream provider; its key is stored encrypted."""
+    if not NAME_RE.match(name or ""):
+        raise InvalidInput("name", "use letters, digits, '.', '_' or '-' (at most 64)")
+    if kind not in PROVIDER_KINDS:
+        raise InvalidInput("kind", f"must be one of {', '.join(PROVIDER_KINDS)}")
+    if not 0 < timeout_s <= 3600:
+        raise InvalidInput("timeout", "must be between 0 and 3600 seconds")
+    url = validate_base_url(base_url)
+    if Provider.select().where(Provider.name == name).exists():
+        raise InvalidInput("name", f"a provider called {name} already exists")
+    provider = Provider.create(
+        name=name,
+        kind=kind,
+        base_url=url,
+        api_key_encrypted=encrypt(api_key or "", secret_key),
+        timeout_s=timeout_s,
+    )
+    bump_config_version()
+    return provider
+
+
+def get_provider(name: str) -> Provider:
+    """The provider called `name`, or NotFound."""
+    provider = Provider.get_or_none(Provider.name == name)
+    if provider is None:
+        raise NotFound("provider", name)
+    return provider
+
+
+def add_model_route(
+    slug: str,
+    provider_name: str,
+    input_price: int,
+    output_price: int,
+    cached_input_price: int | None = None,
+    upstream_model: str | None = None,
+    priority: int = 0,
+    weight: int = 1,
+    modality: str = "chat",
+    context_length: int | None = None,
+    costs: tuple[int, int, int | None] | None = None,
+) -> Route:
+    """Add a model (or update its prices) and a route to it through `provider_name`.
+
+    Adding an existing model with another provider adds a route; the prices given become the
+    model's sale prices. `costs` is the provider's own (input, output, cached input) price and
+    defaults to the sale prices.
+    """
+    if not SLUG_RE.match(slug or ""):
+        raise InvalidInput("model", f"not a valid model id: {slug!r}")
+    if modality not in MODALITIES:
+        raise InvalidInput("modality", f"must be one of {', '.join(MODALITIES)}")
+    for field, value in (
+        ("input_price", input_price),
+        ("output_price", output_price),
+        ("cached_input_price", cached_input_price),
+    ):
+        validate_price(field, value)
+    if weight < 1:
+        raise InvalidInput("weight", "must be at least 1")
+    if context_length is not None and context_length < 1:
+        raise InvalidInput("context_length", "must be positive")
+    provider = get_provider(provider_name)
+    input_cost, output_cost, cached_cost = costs or (input_price, output_price, cached_input_price)
+    with db.atomic():
+        model = CatalogModel.get_or_none(CatalogModel.slug == slug)
+        fields = dict(
+            input_price=input_price,
+            output_price=output_price,
+            cached_input_price=cached_input_price,
+            modality=modality,
+        )
+        if context_length is not None:
+            fields["context_length"] = context_length
+        if model is None:
+            model = CatalogModel.create(slug=slug, **fields)
+        else:
+            CatalogModel.update(**fields).where(CatalogModel.id == model.id).execute()
+        target = upstream_model or slug
+        route = Route.get_or_none(
+            (Route.model == model) & (Route.provider == provider) & (Route.upstream_model == target)
+        )
+        values = dict(
+            priority=priority,
+            weight=weight,
+            input_cost=input_cost,
+            output_cost=output_cost,
+            cached_input_cost=cached_cost,
+            enabled=True,
+        )
+        if route is None:
+            route = Route.create(model=model, provider=provider, upstream_model=target, **values)
+        else:
+            Route.update(**values).where(Route.id == route.id).execute()
+    bump_config_version()
+    return route
+
+
+def get_model(slug: str) -> CatalogModel:
+    """The catalog model with this public id, or NotFound."""
+    model = CatalogModel.get_or_none(CatalogModel.slug == slug)
+    if model is None:
+        raise NotFound("model", slug)
+    return model

@@ -1,0 +1,86 @@
+"""The one database handle every process shares, and how it is opened.
+
+`db` is a peewee `DatabaseProxy`; each entry point calls `init_db(url)` once. SQLite runs in WAL
+mode with a busy timeout and foreign keys on; PostgreSQL uses a small connection pool so that the
+data plane's worker threads can each hold a connection.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlparse
+
+from peewee import Database, DatabaseProxy, Model, SqliteDatabase, TextField
+from playhouse.pool import PooledPostgresqlDatabase
+
+db = DatabaseProxy()
+
+SQLITE_PRAGMAS = {
+    "journal_mode": "wal",
+    "busy_timeout": 10_000,
+    "foreign_keys": 1,
+    "synchronous": "normal",
+    "cache_size": -16_000,
+}
+
+
+def open_database(url: str) -> Database:
+    """Build (but do not connect) a peewee database for a sqlite:/// or postgresql:// URL."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else parsed.path
+        return SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, timeout=10)
+    if parsed.scheme in ("postgres", "postgresql"):
+        return PooledPostgresqlDatabase(
+            parsed.path.lstrip("/"),
+            host=parsed.hostname or None,
+            port=parsed.port or None,
+            user=parsed.username or None,
+            password=parsed.password or None,
+            max_connections=32,
+            stale_timeout=300,
+            timeout=10,
+        )
+    raise ValueError(f"unsupported DATABASE_URL scheme {parsed.scheme!r}: use sqlite:/// or postgresql://")
+
+
+def init_db(url: str) -> Database:
+    """Point the shared proxy at the database named by `url` and return it."""
+    database = open_database(url)
+    db.initialize(database)
+    return database
+
+
+def is_postgres() -> bool:
+    """True when the proxy points at PostgreSQL (some statements differ by dialect)."""
+    return isinstance(db.obj, PooledPostgresqlDatabase)
+
+
+class JSONField(TextField):
+    """A JSON document stored as text, portable across SQLite and PostgreSQL."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(Model):
+    """Base for every table: bound to the shared proxy, snake_case table names."""
+
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+def write_transaction():  # type: ignore[no-untyped-def]
+    """A transaction that takes the write lock up front.
+
+    On SQLite a deferred transaction that reads and then writes can fail with "database is
+    locked" without waiting; BEGIN IMMEDIATE waits on the busy timeout instead.
+    """
+    if isinstance(db.obj, SqliteDatabase):
+        return db.atomic("IMMEDIATE")
+    return db.atomic()

@@ -1,0 +1,219 @@
+"""Tollgate's tables.
+
+Money columns are BIGINT nano-USD (1 unit = 1e-9 USD). Prices are nano-USD per 1M tokens.
+`User.balance` is a cache of Σ ledger − Σ active holds, changed only in the same transaction as
+the ledger entry or hold that moves it (see shared/billing.py). Timestamps are naive UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from peewee import (
+    AutoField,
+    BigIntegerField,
+    BooleanField,
+    CharField,
+    DateTimeField,
+    FloatField,
+    ForeignKeyField,
+    IntegerField,
+    TextField,
+)
+
+from shared.db import BaseModel, JSONField
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC now, the one clock every table uses."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class KeyValue(BaseModel):
+    """Small key/value facts: config version, scanner cursors, operator-set options."""
+
+    key = CharField(primary_key=True, max_length=100)
+    value = TextField()
+
+    class Meta:
+        table_name = "kv"
+
+
+class Group(BaseModel):
+    """A customer group: a price multiplier and the models its members may call."""
+
+    id = AutoField()
+    name = CharField(unique=True, max_length=64)
+    # Parts per million: 1_000_000 is ×1.0, 1_200_000 is ×1.2.
+    multiplier_ppm = BigIntegerField(default=1_000_000)
+    allowed_models = JSONField(null=True)  # None: every enabled model
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "groups"
+
+
+class User(BaseModel):
+    """A customer or an operator."""
+
+    id = AutoField()
+    email = CharField(unique=True, max_length=254)
+    password_hash = CharField(null=True, max_length=255)
+    role = CharField(default="customer", max_length=16)  # customer | operator
+    group = ForeignKeyField(Group, backref="users", on_delete="RESTRICT")
+    status = CharField(default="active", max_length=16)  # active | disabled
+    balance = BigIntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+    last_login_at = DateTimeField(null=True)
+
+    class Meta:
+        table_name = "users"
+
+
+class ApiKey(BaseModel):
+    """A customer's API key; only the SHA-256 of the secret is kept."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="api_keys", on_delete="CASCADE")
+    name = CharField(default="", max_length=100)
+    key_hash = CharField(unique=True, max_length=64)
+    prefix = CharField(max_length=32)  # shown in lists, e.g. "sk-tg-Ab12…"
+    allowed_models = JSONField(null=True)  # None: whatever the group allows
+    spend_cap = BigIntegerField(null=True)
+    spent = BigIntegerField(default=0)
+    expires_at = DateTimeField(null=True)
+    revoked_at = DateTimeField(null=True)
+    last_used_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Provider(BaseModel):
+    """An upstream API endpoint and its credential (encrypted at rest)."""
+
+    id = AutoField()
+    name = CharField(unique=True, max_length=64)
+    kind = CharField(default="openai", max_length=32)  # openai | anthropic
+    base_url = CharField(max_length=500)
+    api_key_encrypted = TextField(default="")
+    timeout_s = FloatField(default=60.0)
+    enabled = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class CatalogModel(BaseModel):
+    """A model customers can call, with its sale prices (nano-USD per 1M tokens)."""
+
+    id = AutoField()
+    slug = CharField(unique=True, max_length=200)  # public id, e.g. "openai/gpt-4o-mini"
+    modality = CharField(default="chat", max_length=16)  # chat | embedding
+    context_length = IntegerField(null=True)
+    max_output_tokens = IntegerField(null=True)
+    input_price = BigIntegerField(default=0)
+    cached_input_price = BigIntegerField(null=True)  # None: same as input_price
+    output_price = BigIntegerField(default=0)
+    enabled = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        table_name = "model"
+
+
+class Route(BaseModel):
+    """One way to serve a model: a provider, its model name there, and what it costs us."""
+
+    id = AutoField()
+    model = ForeignKeyField(CatalogModel, backref="routes", on_delete="CASCADE")
+    provider = ForeignKeyField(Provider, backref="routes", on_delete="CASCADE")
+    upstream_model = CharField(max_length=200)
+    priority = IntegerField(default=0)  # higher is tried first
+    weight = IntegerField(default=1)  # share of traffic inside one priority tier
+    input_cost = BigIntegerField(default=0)
+    cached_input_cost = BigIntegerField(null=True)
+    output_cost = BigIntegerField(default=0)
+    enabled = BooleanField(default=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("model", "provider", "upstream_model"), True),)
+
+
+class Hold(BaseModel):
+    """Balance set aside for requests in flight (a data-plane lease or a single request).
+
+    While `state` is "active", `amount` is subtracted from the user's balance. A holder keeps
+    `expires_at` in the future; the worker releases holds past it and marks them "expired".
+    """
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="holds", on_delete="CASCADE")
+    holder = CharField(max_length=100)  # process or request that owns it
+    amount = BigIntegerField(default=0)
+    state = CharField(default="active", max_length=16)  # active | released | expired
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField()
+    closed_at = DateTimeField(null=True)
+
+    class Meta:
+        indexes = ((("state", "expires_at"), False),)
+
+
+class LedgerEntry(BaseModel):
+    """One append-only change of a balance; `ref` makes each change happen at most once."""
+
+    id = AutoField()
+    user = ForeignKeyField(User, backref="ledger", on_delete="CASCADE")
+    kind = CharField(max_length=16)  # deposit | charge | refund | adjustment | bonus
+    amount = BigIntegerField()  # signed nano-USD
+    ref = CharField(unique=True, max_length=200)  # e.g. "req:<id>", "adj:<uuid>", "tron:<net>:<tx>:<i>"
+    reason = TextField(default="")
+    actor = ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")
+    created_at = DateTimeField(default=utcnow, index=True)
+
+
+class UsageRecord(BaseModel):
+    """What one request used, what it cost us and what the customer paid."""
+
+    id = AutoField()
+    request_id = CharField(unique=True, max_length=64)
+    client_request_id = CharField(null=True, max_length=200)
+    user = ForeignKeyField(User, backref="usage", on_delete="CASCADE")
+    api_key = ForeignKeyField(ApiKey, null=True, backref="usage", on_delete="SET NULL")
+    model = CharField(max_length=200)  # the public slug the customer asked for
+    provider = CharField(default="", max_length=64)
+    upstream_model = CharField(default="", max_length=200)
+    endpoint = CharField(default="chat", max_length=32)  # chat | embeddings
+    stream = BooleanField(default=False)
+    status = CharField(max_length=16)  # ok | partial | error | unsettled
+    http_status = IntegerField(default=200)
+    prompt_tokens = IntegerField(default=0)
+    cached_tokens = IntegerField(default=0)
+    completion_tokens = IntegerField(default=0)
+    reasoning_tokens = IntegerField(default=0)
+    usage_source = CharField(default="upstream", max_length=16)  # upstream | counted | none
+    input_price = BigIntegerField(default=0)
+    cached_input_price = BigIntegerField(default=0)
+    output_price = BigIntegerField(default=0)
+    multiplier_ppm = BigIntegerField(default=1_000_000)
+    charge = BigIntegerField(default=0)  # what the customer paid, nano-USD
+    cost = BigIntegerField(default=0)  # what the provider charges us, nano-USD
+    latency_ms = IntegerField(default=0)
+    ttft_ms = IntegerField(null=True)
+    error = TextField(default="")
+    created_at = DateTimeField(default=utcnow, index=True)
+
+    class Meta:
+        indexes = ((("user", "created_at"), False),)
+
+
+ALL_MODELS: list[type[BaseModel]] = [
+    KeyValue,
+    Group,
+    User,
+    ApiKey,
+    Provider,
+    CatalogModel,
+    Route,
+    Hold,
+    LedgerEntry,
+    UsageRecord,
+]

@@ -1,0 +1,124 @@
+"""Tollgate's configuration, read once from the environment into a frozen object.
+
+Every process builds one `Settings` at start-up (`Settings.from_env()`); tests build their own
+with `Settings.for_tests(...)` or `dataclasses.replace`. No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NANO_PER_USD = 1_000_000_000
+
+
+class Secret:
+    """A string that does not show itself in reprs, logs or tracebacks."""
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    def __str__(self) -> str:
+        return self._value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = _env(name, str(default))
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _load_or_create_secret(var_dir: Path) -> str:
+    """Return the secret key stored under var/, creating it (mode 0600) on first run."""
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value + "\n")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a Tollgate process needs to know about its environment."""
+
+    database_url: str
+    secret_key: Secret
+    var_dir: Path = Path("var")
+    redis_url: str | None = None
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    console_host: str = "127.0.0.1"
+    console_port: int = 8001
+    public_base_url: str = "http://127.0.0.1:8000"
+    key_prefix: str = "sk-tg-"
+    # Data plane behaviour.
+    max_body_bytes: int = 20 * 1024 * 1024
+    upstream_connect_timeout_s: float = 5.0
+    keepalive_interval_s: float = 15.0
+    default_max_output_tokens: int = 4096
+    min_reply_tokens: int = 16
+    config_poll_interval_s: float = 1.0
+    provider_failure_threshold: int = 3
+    provider_cooldown_s: float = 30.0
+    # Billing: a data-plane process reserves balance in leases of about this size (nano-USD).
+    lease_chunk_nano: int = 200_000_000
+    lease_ttl_s: float = 300.0
+    lease_idle_release_s: float = 10.0
+    settle_flush_interval_s: float = 0.02
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        """Read TOLLGATE_* variables (and DATABASE_URL, REDIS_URL) once."""
+        var_dir = Path(_env("TOLLGATE_VAR_DIR", "var")).resolve()
+        database_url = _env("DATABASE_URL", f"sqlite:///{var_dir / 'tollgate.db'}")
+        secret = _env("TOLLGATE_SECRET_KEY", "") or _load_or_create_secret(var_dir)
+        api_port = _env_int("TOLLGATE_API_PORT", 8000)
+        api_host = _env("TOLLGATE_API_HOST", "127.0.0.1")
+        return cls(
+            database_url=database_url,
+            secret_key=Secret(secret),
+            var_dir=var_dir,
+            redis_url=_env("REDIS_URL", "") or None,
+            api_host=api_host,
+            api_port=api_port,
+            console_host=_env("TOLLGATE_CONSOLE_HOST", "127.0.0.1"),
+            console_port=_env_int("TOLLGATE_CONSOLE_PORT", 8001),
+            public_base_url=_env("TOLLGATE_PUBLIC_BASE_URL", f"http://{api_host}:{api_port}").rstrip("/"),
+            key_prefix=_env("TOLLGATE_KEY_PREFIX", "sk-tg-"),
+            max_body_bytes=_env_int("TOLLGATE_MAX_BODY_BYTES", 20 * 1024 * 1024),
+            keepalive_interval_s=_env_float("TOLLGATE_KEEPALIVE_S", 15.0),
+            default_max_output_tokens=_env_int("TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS", 4096),
+            provider_cooldown_s=_env_float("TOLLGATE_PROVIDER_COOLDOWN_S", 30.0),
+            lease_chunk_nano=_env_int("TOLLGATE_LEASE_CHUNK_NANO", 200_000_000),
+        )

@@ -1,0 +1,87 @@
+"""Holds, ledger entries and settlement keep balances exact and charge each request once."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from shared import accounts, billing
+from shared.models import Hold, LedgerEntry, UsageRecord, User
+
+
+def _user(balance: int) -> User:
+    user = accounts.create_user("buyer@example.com")
+    if balance:
+        billing.post_entry(user.id, balance, "deposit", "dep:1")
+    return User.get_by_id(user.id)
+
+
+def _balance(user: User) -> int:
+    return User.get_by_id(user.id).balance
+
+
+def test_post_entry_is_once_per_ref(database_url: str) -> None:
+    user = _user(1_000)
+    assert billing.post_entry(user.id, 500, "bonus", "bonus:x") is True
+    assert billing.post_entry(user.id, 500, "bonus", "bonus:x") is False
+    assert _balance(user) == 1_500
+    assert LedgerEntry.select().where(LedgerEntry.user == user.id).count() == 2
+
+
+def test_debit_below_zero_is_refused_and_changes_nothing(database_url: str) -> None:
+    user = _user(1_000)
+    with pytest.raises(billing.InsufficientBalance):
+        billing.adjust(user.id, -1_001, "refund to card")
+    assert _balance(user) == 1_000
+    assert LedgerEntry.select().count() == 1
+
+
+def test_adjustment_needs_a_reason(database_url: str) -> None:
+    user = _user(0)
+    with pytest.raises(ValueError):
+        billing.adjust(user.id, 10, "  ")
+    assert _balance(user) == 0
+
+
+def test_hold_is_conditional_and_settle_moves_money_once(database_url: str) -> None:
+    user = _user(10_000)
+    hold = billing.open_hold(user.id, "test", 6_000, ttl_s=60)
+    assert hold is not None
+    assert billing.open_hold(user.id, "test", 6_000, ttl_s=60) is None
+    assert _balance(user) == 4_000
+    done = billing.Settlement(request_id="r1", user_id=user.id, hold_id=hold, api_key_id=None, model="m", charge=1_234)
+    assert billing.settle([done, done]) == ["r1"]
+    assert billing.settle([done]) == []
+    assert billing.shrink_hold(hold, 0, close=True) == 6_000 - 1_234
+    assert _balance(user) == 10_000 - 1_234
+    assert UsageRecord.select().count() == 1
+    assert billing.reconcile() == []
+
+
+def test_expired_hold_returns_money_and_is_visible(database_url: str) -> None:
+    user = _user(5_000)
+    hold = billing.open_hold(user.id, "dead-process", 3_000, ttl_s=-1)
+    assert _balance(user) == 2_000
+    expired = billing.expire_stale_holds()
+    assert [h.id for h in expired] == [hold]
+    assert Hold.get_by_id(hold).state == "expired"
+    assert _balance(user) == 5_000
+    assert billing.reconcile() == []
+
+
+def test_concurrent_holds_never_overdraw(database_url: str) -> None:
+    user = _user(10_000)
+    results: list[int | None] = []
+
+    def take() -> None:
+        results.append(billing.open_hold(user.id, "t", 3_000, ttl_s=60))
+
+    threads = [threading.Thread(target=take) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(1 for r in results if r is not None) == 3
+    assert _balance(user) == 1_000
+    assert billing.reconcile() == []
