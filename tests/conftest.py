@@ -25,7 +25,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def database_url(backend: str, prepared_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    backend: str, prepared_urls: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
     """A migrated, empty database, bound to the shared proxy for the test."""
     if backend not in prepared_urls:
         prepared_urls[backend] = databases.prepare(backend, tmp_path_factory.mktemp(backend))

@@ -50,7 +50,9 @@ def test_hold_is_conditional_and_settle_moves_money_once(database_url: str) -> N
     assert hold is not None
     assert billing.open_hold(user.id, "test", 6_000, ttl_s=60) is None
     assert _balance(user) == 4_000
-    done = billing.Settlement(request_id="r1", user_id=user.id, hold_id=hold, api_key_id=None, model="m", charge=1_234)
+    done = billing.Settlement(
+        request_id="r1", user_id=user.id, hold_id=hold, api_key_id=None, model="m", charge=1_234
+    )
     assert billing.settle([done, done]) == ["r1"]
     assert billing.settle([done]) == []
     assert billing.shrink_hold(hold, 0, close=True) == 6_000 - 1_234

@@ -16,7 +16,9 @@ from shared import migrations
 from shared.db import db, init_db
 from shared.models import ALL_MODELS
 
-POSTGRES_URL = os.environ.get("TOLLGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/tollgate_test")
+POSTGRES_URL = os.environ.get(
+    "TOLLGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/tollgate_test"
+)
 BACKENDS = ("sqlite", "postgres")
 
 
@@ -25,7 +27,10 @@ def ensure_postgres_database(url: str) -> None:
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
     conn = psycopg2.connect(
-        dbname="postgres", host=parsed.hostname, port=parsed.port or 5432, user=parsed.username or "postgres",
+        dbname="postgres",
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username or "postgres",
         password=parsed.password,
     )
     conn.autocommit = True
