@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 NANO_PER_USD = 1_000_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are per 1M tokens
 PPM = 1_000_000  # multipliers are parts per million
+MAX_NANO = 2**63 - 1  # what a BIGINT column holds
 
 
 class AmountError(ValueError):
@@ -29,14 +30,16 @@ def parse_usd(text: str | int | Decimal) -> int:
     nano = value * NANO_PER_USD
     if nano != nano.to_integral_value():
         raise AmountError(f"{text!r} has more than 9 decimals (the smallest unit is 1e-9 USD)")
+    if abs(nano) > MAX_NANO:
+        raise AmountError(f"{text!r} is too large")
     return int(nano)
 
 
 def format_usd(nano: int, places: int = 9) -> str:
     """Render nano-USD as a decimal string in USD, e.g. 4_999_922_000 -> "4.999922000"."""
-    value = Decimal(nano) / NANO_PER_USD
+    value = Decimal(nano).scaleb(-9)
     quantum = Decimal(1).scaleb(-places)
-    return str(value.quantize(quantum, rounding=ROUND_HALF_EVEN))
+    return f"{value.quantize(quantum, rounding=ROUND_HALF_EVEN):f}"
 
 
 def ceil_div(numerator: int, denominator: int) -> int:
