@@ -79,6 +79,8 @@ class Settings:
     api_port: int = 8000
     console_host: str = "127.0.0.1"
     console_port: int = 8001
+    # Where browsers reach the console; its https:// scheme marks the session cookie Secure.
+    console_public_url: str = ""
     public_base_url: str = "http://127.0.0.1:8000"
     key_prefix: str = "sk-tg-"
     # Data plane behaviour.
@@ -114,6 +116,7 @@ class Settings:
             api_port=api_port,
             console_host=_env("TOLLGATE_CONSOLE_HOST", "127.0.0.1"),
             console_port=_env_int("TOLLGATE_CONSOLE_PORT", 8001),
+            console_public_url=_env("TOLLGATE_CONSOLE_PUBLIC_URL", "").rstrip("/"),
             public_base_url=_env("TOLLGATE_PUBLIC_BASE_URL", f"http://{api_host}:{api_port}").rstrip("/"),
             key_prefix=_env("TOLLGATE_KEY_PREFIX", "sk-tg-"),
             max_body_bytes=_env_int("TOLLGATE_MAX_BODY_BYTES", 20 * 1024 * 1024),

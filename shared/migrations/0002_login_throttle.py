@@ -1,0 +1,20 @@
+"""Login throttling: failed sign-in attempts counted per email and per client address."""
+
+from peewee import *  # noqa: F403
+
+
+def up(migrator, db):
+    class LoginThrottle(Model):
+        key = CharField(primary_key=True, max_length=300)
+        failures = IntegerField(default=0)
+        window_start = DateTimeField()
+
+        class Meta:
+            database = db
+            table_name = "login_throttle"
+
+    db.create_tables([LoginThrottle])
+
+
+def down(migrator, db):
+    migrator.migrate(migrator.drop_table("login_throttle"))
