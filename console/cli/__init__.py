@@ -1,0 +1,31 @@
+"""The operator CLI, `tollgate`: one command group per noun, each in its own module.
+
+Every command reads `Settings.from_env()` and binds the database itself. To add a command group,
+write its module here and list it in `COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import click
+
+from . import database, keys, models, providers, serve, usage, users, welcome
+
+COMMANDS: list[click.Command] = [
+    database.db,
+    users.user,
+    keys.key,
+    providers.provider,
+    models.model,
+    usage.usage,
+    # Deposits add their group here: tron.tron (console/cli/tron.py).
+    serve.serve_api,
+    serve.serve_console,
+    serve.worker,
+    welcome.welcome,
+]
+
+main = click.Group(
+    "tollgate",
+    commands=COMMANDS,
+    help="Operate a Tollgate gateway: database, users, keys, providers, models, usage and the processes.",
+)

@@ -1,0 +1,89 @@
+"""`tollgate key ...`: create, revoke and list customers' API keys (secrets are shown once)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from shared import accounts, catalog
+from shared.config_version import bump_config_version
+from shared.models import ApiKey, User, utcnow
+
+from .runtime import emit, iso, json_option, opened_database, table, usd
+
+
+def key_state(key: ApiKey) -> str:
+    """active, revoked or expired."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is not None and key.expires_at <= utcnow():
+        return "expired"
+    return "active"
+
+
+def key_row(key: ApiKey, email: str) -> dict[str, Any]:
+    """What the CLI shows of a key: never its secret."""
+    return {
+        "id": key.id,
+        "email": email,
+        "name": key.name,
+        "prefix": key.prefix,
+        "models": key.allowed_models,
+        "state": key_state(key),
+        "spent_usd": usd(key.spent),
+        "spend_cap_usd": usd(key.spend_cap),
+        "created_at": iso(key.created_at),
+        "last_used_at": iso(key.last_used_at),
+        "revoked_at": iso(key.revoked_at),
+    }
+
+
+@click.group()
+def key() -> None:
+    """Customers' API keys."""
+
+
+@key.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="A label for the key.")
+@click.option("--models", help="Comma-separated model ids the key may call (default: all the group may).")
+@json_option
+def create(email: str, name: str, models: str | None, as_json: bool) -> None:
+    """Create an API key for a user and print its secret (shown this once)."""
+    with opened_database() as settings:
+        owner = accounts.get_user(email)
+        allowed = accounts.parse_model_list(models)
+        for slug in allowed or []:
+            catalog.get_model(slug)  # a typo would make a key that can call nothing
+        created, secret = accounts.create_key(owner, name=name, models=allowed, prefix=settings.key_prefix)
+        bump_config_version()
+        row = {"key": secret, **key_row(ApiKey.get_by_id(created.id), owner.email)}
+    emit(
+        row, as_json, lambda r: f"key {r['id']} for {r['email']}: {r['key']}\n(the secret is shown only now)"
+    )
+
+
+@key.command("revoke")
+@click.argument("key_id", type=int)
+@json_option
+def revoke(key_id: int, as_json: bool) -> None:
+    """Revoke a key by its id; the data plane refuses it within seconds."""
+    with opened_database():
+        revoked = accounts.revoke_key(key_id)
+        row = key_row(ApiKey.get_by_id(revoked.id), revoked.user.email)
+    emit(row, as_json, lambda r: f"revoked key {r['id']} ({r['prefix']}) of {r['email']}")
+
+
+@key.command("list")
+@click.argument("email", required=False)
+@json_option
+def list_keys(email: str | None, as_json: bool) -> None:
+    """List keys (of one user when EMAIL is given); secrets are never shown."""
+    with opened_database():
+        query = ApiKey.select(ApiKey, User).join(User).order_by(ApiKey.id)
+        if email is not None:
+            query = query.where(ApiKey.user == accounts.get_user(email).id)
+        rows = [key_row(k, k.user.email) for k in query]
+    columns = ["id", "email", "name", "prefix", "state", "spent_usd"]
+    emit(rows, as_json, lambda r: table(r, columns, "no keys"))

@@ -1,0 +1,88 @@
+"""`tollgate serve-api`, `tollgate serve-console` and `tollgate worker`: the three processes.
+
+The data plane is named by its import string only, so the console package never imports it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import uvicorn
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from console import create_app
+from shared import jobs
+from shared.settings import Settings
+
+DATAPLANE_FACTORY = "dataplane.app:create_app"
+
+
+class ConsoleServer(BaseApplication):
+    """gunicorn serving the console app, configured in code rather than from argv."""
+
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        """Apply our options to gunicorn's configuration."""
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self) -> Flask:
+        """Build the console app in each worker (settings come from the environment)."""
+        return create_app()
+
+
+def console_options(host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    """gunicorn settings for the console: a few threaded workers, logs on stderr."""
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread",
+        "accesslog": "-",
+        "errorlog": "-",
+        "proc_name": "tollgate-console",
+        "graceful_timeout": 10,
+    }
+
+
+@click.command("serve-api")
+@click.option("--host", help="Listen address (default TOLLGATE_API_HOST, else 127.0.0.1).")
+@click.option("--port", type=int, help="Listen port (default TOLLGATE_API_PORT, else 8000).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True)
+def serve_api(host: str | None, port: int | None, workers: int) -> None:
+    """Run the data plane (/v1 and /api/status) under uvicorn."""
+    settings = Settings.from_env()
+    uvicorn.run(
+        DATAPLANE_FACTORY,
+        factory=True,
+        host=host or settings.api_host,
+        port=settings.api_port if port is None else port,
+        workers=workers,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        log_level="info",
+    )
+
+
+@click.command("serve-console")
+@click.option("--host", help="Listen address (default TOLLGATE_CONSOLE_HOST, else 127.0.0.1).")
+@click.option("--port", type=int, help="Listen port (default TOLLGATE_CONSOLE_PORT, else 8001).")
+@click.option("--workers", type=click.IntRange(min=1), default=2, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=4, show_default=True)
+def serve_console(host: str | None, port: int | None, workers: int, threads: int) -> None:
+    """Run the web console under gunicorn."""
+    settings = Settings.from_env()
+    bind_port = settings.console_port if port is None else port
+    ConsoleServer(console_options(host or settings.console_host, bind_port, workers, threads)).run()
+
+
+@click.command("worker")
+def worker() -> None:
+    """Run the one scheduler process (stale holds, reconciliation, heartbeat, deposits)."""
+    jobs.main()

@@ -1,0 +1,46 @@
+"""`tollgate welcome`: where the console and the API are, and how to log in."""
+
+from __future__ import annotations
+
+import click
+
+from shared import migrations
+from shared.models import User
+from shared.settings import Settings
+
+from .runtime import opened_database
+
+
+def console_url(settings: Settings) -> str:
+    """The console's address as a browser would open it."""
+    return f"http://{settings.console_host}:{settings.console_port}/"
+
+
+def login_hint() -> list[str]:
+    """Who can log in as an operator, or how to create the first operator."""
+    if migrations.pending():
+        return ["The database is not migrated yet: run `tollgate db upgrade` first."]
+    operators = [u.email for u in User.select(User.email).where(User.role == "operator").order_by(User.id)]
+    if operators:
+        return [f"Log in to the console as an operator: {', '.join(operators)}"]
+    return [
+        "No operator exists yet. Create one, then log in to the console with it:",
+        "  tollgate user create you@example.com --operator --password 'a long password'",
+    ]
+
+
+@click.command("welcome")
+def welcome() -> None:
+    """Print the console URL, the API base URL and how to log in."""
+    with opened_database() as settings:
+        hint = login_hint()
+    lines = [
+        "Tollgate",
+        f"  Console:       {console_url(settings)}",
+        f"  API base URL:  {settings.public_base_url}/v1   (OpenAI SDKs: base_url)",
+        f"  Anthropic SDK: {settings.public_base_url}   (base_url without /v1)",
+        f"  Status:        {settings.public_base_url}/api/status",
+        "",
+        *hint,
+    ]
+    click.echo("\n".join(lines))

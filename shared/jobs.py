@@ -1,0 +1,135 @@
+"""The worker: the one APScheduler process (`tollgate worker`) and the jobs it runs.
+
+Each job is a plain function of the process's `Settings`; it opens and closes its own database
+connection, needs no request context, and can run twice without harm. `JOBS` lists what the
+worker schedules: a new job is a function here (or in its own module) plus one `JobSpec` line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import signal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import FrameType
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from shared import billing
+from shared.db import db, init_db
+from shared.models import Hold, KeyValue, User, utcnow
+from shared.money import format_usd
+from shared.settings import Settings
+
+log = logging.getLogger("tollgate.worker")
+
+HEARTBEAT_KEY = "worker_heartbeat"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A job the worker runs every `every_s` seconds, first right after start."""
+
+    id: str
+    run: Callable[[Settings], object]
+    every_s: float
+
+
+def expire_holds(settings: Settings) -> list[Hold]:
+    """Release holds whose holder stopped refreshing them; each becomes an "expired" hold row."""
+    with db.connection_context():
+        expired = billing.expire_stale_holds()
+        for hold in expired:
+            log.warning(
+                "released stale hold %s of user %s (holder %s): %s USD back to the balance",
+                hold.id,
+                hold.user_id,
+                hold.holder,
+                format_usd(hold.amount),
+            )
+    return expired
+
+
+def reconcile_balances(settings: Settings) -> list[billing.Drift]:
+    """Check every cached balance against Σ ledger − Σ active holds; report drifts, fix nothing."""
+    with db.connection_context():
+        drifts = billing.reconcile()
+        emails = dict(
+            User.select(User.id, User.email).where(User.id.in_([d.user_id for d in drifts])).tuples()
+        )
+    for drift in drifts:
+        log.error(
+            "BALANCE DRIFT for user %s (%s): stored %s USD, ledger minus active holds says %s USD",
+            drift.user_id,
+            emails.get(drift.user_id, "?"),
+            format_usd(drift.stored),
+            format_usd(drift.expected),
+        )
+    if not drifts:
+        log.info("balances reconcile with the ledger")
+    return drifts
+
+
+def heartbeat(settings: Settings) -> dt.datetime:
+    """Record that the worker is alive (naive UTC, ISO 8601) for /api/status and the console."""
+    now = utcnow()
+    with db.connection_context():
+        KeyValue.insert(key=HEARTBEAT_KEY, value=now.isoformat()).on_conflict(
+            conflict_target=[KeyValue.key], update={KeyValue.value: now.isoformat()}
+        ).execute()
+    return now
+
+
+def last_heartbeat() -> dt.datetime | None:
+    """When the worker last reported itself alive (naive UTC), or None if it never ran."""
+    row = KeyValue.get_or_none(KeyValue.key == HEARTBEAT_KEY)
+    return dt.datetime.fromisoformat(row.value) if row else None
+
+
+JOBS: tuple[JobSpec, ...] = (
+    JobSpec("heartbeat", heartbeat, every_s=15),
+    JobSpec("expire_stale_holds", expire_holds, every_s=30),
+    JobSpec("reconcile_balances", reconcile_balances, every_s=300),
+    # Deposit scanning registers here, e.g. JobSpec("scan_tron_deposits", scan_deposits, every_s=15).
+)
+
+
+def build_scheduler(settings: Settings, jobs: Sequence[JobSpec] = JOBS) -> BlockingScheduler:
+    """The worker's scheduler with every job added (not started)."""
+    scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
+    start = dt.datetime.now(dt.UTC)
+    for spec in jobs:
+        scheduler.add_job(
+            spec.run,
+            "interval",
+            args=[settings],
+            id=spec.id,
+            name=spec.id,
+            seconds=spec.every_s,
+            next_run_time=start,
+            misfire_grace_time=max(1, int(spec.every_s)),
+        )
+    return scheduler
+
+
+def main() -> None:
+    """Run the worker until SIGINT or SIGTERM."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings.from_env()
+    init_db(settings.database_url)
+    scheduler = build_scheduler(settings)
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("worker stopping (signal %s)", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    log.info("worker starting: %s", ", ".join(f"{s.id} every {s.every_s:g}s" for s in JOBS))
+    scheduler.start()
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    main()
