@@ -10,14 +10,15 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from shared import billing
-from shared.db import db, init_db
+from shared.db import db, init_db, is_postgres
 from shared.models import Hold, KeyValue, User, utcnow
 from shared.money import format_usd
 from shared.settings import Settings
@@ -29,11 +30,28 @@ HEARTBEAT_KEY = "worker_heartbeat"
 
 @dataclass(frozen=True)
 class JobSpec:
-    """A job the worker runs every `every_s` seconds, first right after start."""
+    """A job the worker runs every `every` seconds (a number, or read from the settings), first at start."""
 
     id: str
     run: Callable[[Settings], object]
-    every_s: float
+    every: float | Callable[[Settings], float]
+
+    def interval_s(self, settings: Settings) -> float:
+        """Seconds between two runs for this process's settings."""
+        return self.every(settings) if callable(self.every) else self.every
+
+
+@contextmanager
+def consistent_snapshot() -> Iterator[None]:
+    """A read transaction in which every query sees the same committed state.
+
+    Reconciliation sums the ledger, the holds and the balances in three queries; without one
+    snapshot a settlement committed between them would show up as a false drift.
+    """
+    with db.atomic():
+        if is_postgres():
+            db.execute_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
 
 
 def expire_holds(settings: Settings) -> list[Hold]:
@@ -53,7 +71,7 @@ def expire_holds(settings: Settings) -> list[Hold]:
 
 def reconcile_balances(settings: Settings) -> list[billing.Drift]:
     """Check every cached balance against Σ ledger − Σ active holds; report drifts, fix nothing."""
-    with db.connection_context():
+    with db.connection_context(), consistent_snapshot():
         drifts = billing.reconcile()
         emails = dict(
             User.select(User.id, User.email).where(User.id.in_([d.user_id for d in drifts])).tuples()
@@ -88,10 +106,11 @@ def last_heartbeat() -> dt.datetime | None:
 
 
 JOBS: tuple[JobSpec, ...] = (
-    JobSpec("heartbeat", heartbeat, every_s=15),
-    JobSpec("expire_stale_holds", expire_holds, every_s=30),
-    JobSpec("reconcile_balances", reconcile_balances, every_s=300),
-    # Deposit scanning registers here, e.g. JobSpec("scan_tron_deposits", scan_deposits, every_s=15).
+    JobSpec("heartbeat", heartbeat, every=15),
+    JobSpec("expire_stale_holds", expire_holds, every=30),
+    JobSpec("reconcile_balances", reconcile_balances, every=300),
+    # Deposit scanning registers here, e.g.
+    # JobSpec("scan_tron_deposits", scan_deposits, every=lambda s: s.tron_scan_interval_s),
 )
 
 
@@ -100,15 +119,16 @@ def build_scheduler(settings: Settings, jobs: Sequence[JobSpec] = JOBS) -> Block
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     start = dt.datetime.now(dt.UTC)
     for spec in jobs:
+        seconds = spec.interval_s(settings)
         scheduler.add_job(
             spec.run,
             "interval",
             args=[settings],
             id=spec.id,
             name=spec.id,
-            seconds=spec.every_s,
+            seconds=seconds,
             next_run_time=start,
-            misfire_grace_time=max(1, int(spec.every_s)),
+            misfire_grace_time=max(1, int(seconds)),
         )
     return scheduler
 
@@ -126,7 +146,7 @@ def main() -> None:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    log.info("worker starting: %s", ", ".join(f"{s.id} every {s.every_s:g}s" for s in JOBS))
+    log.info("worker starting: %s", ", ".join(f"{s.id} every {s.interval_s(settings):g}s" for s in JOBS))
     scheduler.start()
     log.info("worker stopped")
 

@@ -76,11 +76,12 @@ def test_heartbeat_records_when_the_worker_last_ran(settings: Settings) -> None:
 
 
 def test_the_scheduler_runs_every_registered_job(settings: Settings) -> None:
-    extra = jobs.JobSpec("scan_deposits", lambda _settings: None, every_s=5)
+    extra = jobs.JobSpec("scan_deposits", lambda _settings: None, every=lambda s: s.lease_ttl_s / 60)
     scheduler = jobs.build_scheduler(settings, [*jobs.JOBS, extra])
     scheduled = {job.id: job for job in scheduler.get_jobs()}
     assert set(scheduled) == {"heartbeat", "expire_stale_holds", "reconcile_balances", "scan_deposits"}
     assert scheduled["expire_stale_holds"].trigger.interval == dt.timedelta(seconds=30)
+    assert scheduled["scan_deposits"].trigger.interval == dt.timedelta(seconds=settings.lease_ttl_s / 60)
 
 
 def _wait_for(condition, seconds: float = 30.0) -> bool:  # type: ignore[no-untyped-def]
