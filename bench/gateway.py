@@ -1,0 +1,125 @@
+"""Starting the two servers under test: the fake upstream and one data-plane process."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+from bench.processes import BenchError, Children, http_get, listening_socket, log_tail, pin, wait_for_http
+
+DATAPLANE_FACTORY = "dataplane.app:create_app"
+CHAT_PATH = "/v1/chat/completions"
+
+
+@dataclass(frozen=True)
+class Server:
+    """A running child server on a loopback port."""
+
+    proc: subprocess.Popen
+    port: int
+    log: Path
+    command: str
+
+
+def start_upstream(children: Children, workdir: Path, cpus: set[int] | None) -> Server:
+    """Start the fake upstream on a free port and wait until it answers."""
+    sock = listening_socket()
+    port = sock.getsockname()[1]
+    argv = [sys.executable, "-m", "bench.upstream", "--fd", str(sock.fileno())]
+    log = workdir / "upstream.log"
+    proc = children.start(argv, dict(os.environ), log, pass_fds=[sock.fileno()])
+    sock.close()
+    pin(proc.pid, cpus)
+    wait_for_http(proc, port, "/stats", log)
+    return Server(proc, port, log, "python -m bench.upstream (asyncio + httptools on uvloop)")
+
+
+def dataplane_argv(fd: int, port: int, factory: str | None) -> list[str]:
+    """uvicorn on the app `factory` (no access log), or `tollgate serve-api` (the Procfile's) when None."""
+    if factory is None:
+        tollgate = shutil.which("tollgate", path=str(Path(sys.executable).parent)) or "tollgate"
+        return [tollgate, "serve-api", "--port", str(port)]
+    return [
+        sys.executable,
+        *("-m", "uvicorn", "--factory", factory, "--fd", str(fd)),
+        *("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"),
+    ]
+
+
+def dataplane_env(database_url: str, secret_key: str, port: int, var_dir: Path) -> dict[str, str]:
+    """The environment of the data-plane process: our database, no Redis."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_") and k != "REDIS_URL"}
+    env.update(
+        DATABASE_URL=database_url,
+        TOLLGATE_SECRET_KEY=secret_key,
+        TOLLGATE_API_HOST="127.0.0.1",
+        TOLLGATE_API_PORT=str(port),
+        TOLLGATE_VAR_DIR=str(var_dir),
+    )
+    return env
+
+
+def start_dataplane(
+    children: Children,
+    workdir: Path,
+    database_url: str,
+    secret_key: str,
+    factory: str | None,
+    cpus: set[int] | None,
+) -> Server:
+    """Start one data-plane process on a throw-away var/ dir and wait for `GET /api/status`."""
+    sock = listening_socket()
+    fd, port = sock.fileno(), sock.getsockname()[1]
+    argv = dataplane_argv(fd, port, factory)
+    env = dataplane_env(database_url, secret_key, port, workdir / "var")
+    log = workdir / "dataplane.log"
+    if factory is None:
+        sock.close()  # the CLI binds by port number itself
+    proc = children.start(argv, env, log, pass_fds=[] if factory is None else [fd])
+    sock.close()
+    pin(proc.pid, cpus)
+    wait_for_http(proc, port, "/api/status", log, timeout_s=60)
+    shown = " ".join([Path(argv[0]).name, *argv[1:]]).replace(f"--fd {fd}", "--fd <free port>")
+    return Server(proc, port, log, shown)
+
+
+def post_chat(port: int, body: bytes, key: str) -> tuple[int, bytes]:
+    """One chat completion over a fresh connection; returns (status, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        conn.request("POST", CHAT_PATH, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def check_answers(server: Server, bodies: dict[str, bytes], key: str) -> int:
+    """Send one request of each mode and raise BenchError unless it is a proper answer; returns how many."""
+    for mode, body in bodies.items():
+        status, answer = post_chat(server.port, body, key)
+        ok = status == 200 and (
+            answer.rstrip().endswith(b"data: [DONE]") if mode == "stream" else b'"choices"' in answer
+        )
+        if not ok:
+            raise BenchError(
+                f"the gateway's {mode} answer is not a success ({status}): {answer[:500]!r}\n"
+                + log_tail(server.log)
+            )
+    return len(bodies)
+
+
+def upstream_served(port: int) -> dict[str, int]:
+    """The fake upstream's count of completions served per bearer token."""
+    status, body = http_get(port, "/stats", timeout=5)
+    if status != 200:
+        raise BenchError(f"the fake upstream's /stats answered {status}")
+    return orjson.loads(body)["served"]
