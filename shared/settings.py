@@ -97,6 +97,9 @@ class Settings:
     lease_ttl_s: float = 300.0
     lease_idle_release_s: float = 10.0
     settle_flush_interval_s: float = 0.02
+    # TRON deposits (the rest of their settings live in the database, edited by operators).
+    tron_scan_interval_s: float = 30.0
+    tron_node_timeout_s: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -124,4 +127,15 @@ class Settings:
             default_max_output_tokens=_env_int("TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS", 4096),
             provider_cooldown_s=_env_float("TOLLGATE_PROVIDER_COOLDOWN_S", 30.0),
             lease_chunk_nano=_env_int("TOLLGATE_LEASE_CHUNK_NANO", 200_000_000),
+            tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
+            tron_node_timeout_s=_env_float("TOLLGATE_TRON_NODE_TIMEOUT_S", 10.0),
         )
+
+
+def read_tron_mnemonic() -> Secret | None:
+    """The sweeper's mnemonic from TOLLGATE_TRON_MNEMONIC, read only by `tollgate tron sweep`.
+
+    It is deliberately not part of `Settings`, so the console, data plane and worker never hold it.
+    """
+    value = _env("TOLLGATE_TRON_MNEMONIC", "")
+    return Secret(value) if value else None

@@ -1,0 +1,216 @@
+"""The deposit scanner: the worker runs `Scanner.run_once` about every 30 seconds.
+
+Discovery modes (`config.discovery`):
+- "blocks": every solid block after the cursor, via `walletsolidity/gettransactioninfobyblocknum`
+  (solid data, so it is also the verification); the cursor moves one fully processed block at a
+  time and never past the solid head, and never after a failed node call;
+- "trongrid": TronGrid v1 history of "hot" addresses (Deposit tab opened or "I've paid" pressed
+  lately), each candidate then verified with `walletsolidity/gettransactioninfobyid`.
+
+A failed node call ends the run cleanly: the error and a back-off are stored, nothing else moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.errors import InvalidInput
+from shared.models import utcnow
+from shared.settings import Settings
+from shared.tron import config as tron_config
+from shared.tron import lease
+from shared.tron.addresses import normalize
+from shared.tron.config import TronConfig
+from shared.tron.crediting import LedgerRefTaken, record
+from shared.tron.models import TronAddress, TronDeposit
+from shared.tron.node import Heads, NodeUnavailable, TronNode
+from shared.tron.pending import refresh_pending
+from shared.tron.state import ScannerState, load_state, save_state
+from shared.tron.verification import Finding, findings
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "tron_scanner"
+MAX_BLOCKS_PER_RUN = 200
+TRONGRID_OVERLAP_MS = 10 * 60 * 1000
+
+NodeFactory = Callable[[TronConfig], TronNode]
+
+
+@dataclass
+class ScanReport:
+    """What one run did (for logs, the CLI and tests)."""
+
+    skipped: str = ""
+    error: str = ""
+    blocks: int = 0
+    recorded: list[TronDeposit] = field(default_factory=list)
+
+
+def known_addresses(only_hot_at: dt.datetime | None = None) -> dict[str, TronAddress]:
+    """Assigned deposit addresses by hex (optionally only those hot at a moment)."""
+    query = TronAddress.select().where(TronAddress.user.is_null(False))
+    if only_hot_at is not None:
+        query = query.where(TronAddress.hot_until > only_hot_at)
+    return {a.address_hex: a for a in query}
+
+
+def record_all(found: list[Finding], config: TronConfig, found_by: str) -> list[TronDeposit]:
+    """Record each finding once; a ledger ref clash is logged and left for an operator."""
+    recorded = []
+    for finding in found:
+        try:
+            deposit = record(finding, config, found_by)
+        except LedgerRefTaken as exc:
+            log.error("tron deposit %s:%s: ledger ref %s already used", finding.txid, finding.log_index, exc)
+            continue
+        if deposit is not None:
+            recorded.append(deposit)
+    return recorded
+
+
+def default_node(config: TronConfig, timeout_s: float = 10.0) -> TronNode:
+    """A node client for the configured URL and API key."""
+    return TronNode(config.node_url, config.api_key, timeout_s=timeout_s)
+
+
+class Scanner:
+    """One scanner identity (a lease holder); `clock` and `node_factory` are the test seams."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        node_factory: NodeFactory | None = None,
+        clock: Callable[[], dt.datetime] = utcnow,
+        lease_ttl_s: float = 120.0,
+    ) -> None:
+        self.settings = settings
+        self.node_factory = node_factory or (lambda c: default_node(c, settings.tron_node_timeout_s))
+        self.clock = clock
+        self.lease_ttl_s = lease_ttl_s
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def run_once(self) -> ScanReport:
+        """Scan once if configured, not backing off and holding the lease."""
+        config = tron_config.load(self.settings.secret_key)
+        if not config.ready:
+            return ScanReport(skipped="TRON deposits are not configured")
+        now = self.clock()
+        state = load_state(config.network)
+        if state.backing_off(now):
+            return ScanReport(skipped=f"backing off until {state.backoff_until}")
+        if not lease.acquire(LEASE_NAME, self.holder, self.lease_ttl_s, now):
+            return ScanReport(skipped="another scanner holds the lease")
+        node = self.node_factory(config)
+        report = ScanReport()
+        try:
+            self._scan(config, node, state, report, now)
+            state.succeeded(now)
+        except NodeUnavailable as exc:
+            log.warning("tron scanner: %s", exc)
+            state.failed(now, str(exc), exc.rate_limited)
+            report.error = str(exc)
+        finally:
+            node.close()
+            save_state(config.network, state)
+        return report
+
+    def _scan(
+        self, config: TronConfig, node: TronNode, state: ScannerState, report: ScanReport, now: dt.datetime
+    ) -> None:
+        heads = node.heads()
+        if heads.solid < state.solid_seen:
+            raise NodeUnavailable(f"the node's solid height went down ({state.solid_seen} -> {heads.solid})")
+        state.head_seen, state.solid_seen = heads.head, heads.solid
+        if config.discovery == "trongrid":
+            report.recorded += scan_hot_addresses(config, node, heads, now)
+            return
+        self._scan_blocks(config, node, state, report, heads, now)
+        refresh_pending(node, config, heads, known_addresses(only_hot_at=now), now)
+
+    def _scan_blocks(
+        self,
+        config: TronConfig,
+        node: TronNode,
+        state: ScannerState,
+        report: ScanReport,
+        heads: Heads,
+        now: dt.datetime,
+    ) -> None:
+        if state.cursor is None:
+            state.cursor = config.start_block - 1 if config.start_block else heads.solid
+        known = known_addresses()
+        last = min(heads.solid, state.cursor + MAX_BLOCKS_PER_RUN)
+        for number in range(state.cursor + 1, last + 1):
+            found = [
+                f
+                for info in node.block_infos(number, solid=True)
+                for f in _safe_findings(info, known, config, heads)
+            ]
+            report.recorded += record_all(found, config, "scan")
+            state.cursor = number
+            report.blocks += 1
+            save_state(config.network, state)
+            lease.acquire(LEASE_NAME, self.holder, self.lease_ttl_s, self.clock())
+
+
+def _safe_findings(
+    info: Any, known: dict[str, TronAddress], config: TronConfig, heads: Heads
+) -> list[Finding]:
+    if not isinstance(info, dict):
+        log.warning("tron scanner: skipping a transaction info that is not an object")
+        return []
+    return findings(info, known, config.usdt_hex, config.min_deposit_micro, heads.solid)
+
+
+def scan_hot_addresses(
+    config: TronConfig, node: TronNode, heads: Heads, now: dt.datetime
+) -> list[TronDeposit]:
+    """TronGrid mode: page through each hot address's history and verify every candidate."""
+    recorded: list[TronDeposit] = []
+    for address in known_addresses(only_hot_at=now).values():
+        since = max(0, (address.last_seen_ts or 0) - TRONGRID_OVERLAP_MS)
+        items = node.trc20_history(address.address, config.usdt_contract, since)
+        newest, unresolved = address.last_seen_ts or 0, False
+        for txid, ts in _candidates(items, address, config.usdt_hex).items():
+            info = node.transaction_info(txid, solid=True)
+            if info is None:
+                unresolved = True  # listed as confirmed, not solid on this node yet: look again
+                continue
+            found = _safe_findings(info, {address.address_hex: address}, config, heads)
+            recorded += record_all(found, config, "trongrid")
+            newest = max(newest, ts)
+        if not unresolved and newest > (address.last_seen_ts or 0):
+            TronAddress.update(last_seen_ts=newest).where(TronAddress.id == address.id).execute()
+    return recorded
+
+
+def _candidates(items: list[Any], address: TronAddress, usdt_hex: str) -> dict[str, int]:
+    """Transfer items to `address` of the configured contract (by address, never by symbol)."""
+    found: dict[str, int] = {}
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") != "Transfer":
+            continue
+        token = item.get("token_info") if isinstance(item.get("token_info"), dict) else {}
+        same_token = _hex_or_none(token.get("address")) == usdt_hex
+        to_us = _hex_or_none(item.get("to")) == address.address_hex
+        txid, ts = item.get("transaction_id"), item.get("block_timestamp")
+        if same_token and to_us and isinstance(txid, str) and len(txid) == 64 and isinstance(ts, int):
+            found[txid.lower()] = ts
+    return found
+
+
+def _hex_or_none(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return normalize(value)
+    except InvalidInput:
+        return None

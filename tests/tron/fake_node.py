@@ -1,0 +1,494 @@
+"""A fake TRON node: a real HTTP server on 127.0.0.1 that speaks the JSON of TRON.md §2.
+
+It is stateful (blocks, a solid head, transactions, TRC-20 and TRX balances), answers the full
+node API (`/wallet/*`, `/walletsolidity/*`, honouring `visible`), TronGrid v1's TRC-20 history
+with fingerprint pagination, and the sweep path (`getsignweight`, `broadcasttransaction`, with
+signature checks). Tests drive it through the real tronpy and httpx clients, and can reorganise
+unsolidified blocks, inject faults (status, body, delay, dropped connection) and read every
+request it received. A path prefix `/trongrid/` is accepted so that URLs containing "trongrid"
+can be tested.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from tronpy.keys import Signature, to_base58check_address, to_hex_address
+
+USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
+USDT_HEX = "41a614f803b6fd780986a42c78ec9c7f77e6ded13c"
+TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+SWEEP_ENERGY_FEE_SUN = 6_428_500
+GENESIS_TS = 1_700_000_000_000
+
+
+def topic_of(address: str) -> str:
+    """An address as a 32-byte log topic (12 zero bytes + the 20-byte address)."""
+    return "0" * 24 + to_hex_address(address)[2:]
+
+
+def transfer_log(frm: str, to: str, value: int, contract: str = USDT) -> dict[str, Any]:
+    """A Transfer log as a node shows it with `visible: true` (base58 contract address)."""
+    return {
+        "address": to_base58check_address(contract),
+        "topics": [TRANSFER_TOPIC, topic_of(frm), topic_of(to)],
+        "data": format(value, "064x"),
+    }
+
+
+def block_id(number: int) -> str:
+    """A block id that starts with the block number, as TRON's do."""
+    return format(number, "016x") + hashlib.sha256(str(number).encode()).hexdigest()[:48]
+
+
+@dataclass
+class Fault:
+    """A scripted misbehaviour for requests whose path contains `path` (every path if "")."""
+
+    path: str = ""
+    status: int = 200
+    body: str | None = None
+    delay_s: float = 0.0
+    drop: bool = False
+    times: int | None = None  # None: until cleared
+
+
+@dataclass
+class Tx:
+    """One transaction: its info (canonical `visible: true` form) and the block it is in."""
+
+    txid: str
+    info: dict[str, Any]
+    block: int
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeTronNode:
+    """The node's state plus the HTTP server that serves it."""
+
+    def __init__(self, page_size: int = 200) -> None:
+        self.lock = threading.RLock()
+        self.head = 100
+        self.solid = 100
+        self.txs: dict[str, Tx] = {}
+        self.tokens: dict[tuple[str, str], int] = {}  # (contract hex, holder hex) -> amount
+        self.accounts: dict[str, int] = {}  # activated accounts: hex -> sun
+        self.requests: list[dict[str, Any]] = []
+        self.faults: list[Fault] = []
+        self.v1_extra: dict[str, list[dict[str, Any]]] = {}
+        self.page_size = page_size
+        self.auto_solidify = True
+        self.broadcast_error: str | None = None
+        self.counter = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def start(self) -> FakeTronNode:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # --- chain helpers -----------------------------------------------------------------------
+
+    def mine(self, blocks: int = 1) -> int:
+        """Add empty blocks; returns the new head."""
+        with self.lock:
+            self.head += blocks
+            return self.head
+
+    def solidify(self, up_to: int | None = None) -> None:
+        """Move the solid head up (to the head by default)."""
+        with self.lock:
+            self.solid = min(self.head, self.head if up_to is None else up_to)
+
+    def reorg(self, from_block: int) -> None:
+        """Drop every block from `from_block` on (they must not be solid) and their transactions."""
+        with self.lock:
+            assert from_block > self.solid, "solid blocks are irreversible"
+            for txid in [t.txid for t in self.txs.values() if t.block >= from_block]:
+                self._undo_balances(self.txs.pop(txid))
+            self.head = from_block - 1
+
+    def add_transfer(
+        self, frm: str, to: str, value: int, contract: str = USDT, block: int | None = None, **info: Any
+    ) -> str:
+        """A successful TRC-20 transfer (one Transfer log); `info` overrides TransactionInfo fields."""
+        return self.add_info(logs=[transfer_log(frm, to, value, contract)], block=block, **info)
+
+    def add_info(
+        self, logs: list[dict[str, Any]] | None = None, block: int | None = None, **info: Any
+    ) -> str:
+        """Put a transaction with these logs in `block` (a new block by default); returns its txid."""
+        with self.lock:
+            self.counter += 1
+            number = self.head + 1 if block is None else block
+            self.head = max(self.head, number)
+            txid = info.pop("id", None) or hashlib.sha256(f"tx{self.counter}".encode()).hexdigest()
+            record = {
+                "id": txid,
+                "fee": 6_428_500,
+                "blockNumber": number,
+                "blockTimeStamp": GENESIS_TS + number * 3000,
+                "contractResult": ["0" * 64],
+                "contract_address": USDT,
+                "receipt": {
+                    "energy_usage_total": 64285,
+                    "energy_fee": 6_428_500,
+                    "net_usage": 345,
+                    "result": "SUCCESS",
+                },
+            }
+            if logs is not None:
+                record["log"] = logs
+            record.update(info)
+            self.txs[txid] = Tx(txid, record, number)
+            self._apply_balances(self.txs[txid])
+            return txid
+
+    def add_raw_info(self, block: int, info: Any) -> None:
+        """Put an arbitrary (possibly malformed) TransactionInfo in a block."""
+        with self.lock:
+            self.counter += 1
+            key = f"raw{self.counter}"
+            self.txs[key] = Tx(key, info, block)
+            self.head = max(self.head, block)
+
+    def add_v1_item(self, address: str, item: dict[str, Any]) -> None:
+        """An extra TronGrid v1 history item for `address` (e.g. a fake token called USDT)."""
+        self.v1_extra.setdefault(to_base58check_address(address), []).append(item)
+
+    def set_token_balance(self, holder: str, amount: int, contract: str = USDT) -> None:
+        self.tokens[(to_hex_address(contract), to_hex_address(holder))] = amount
+
+    def token_balance(self, holder: str, contract: str = USDT) -> int:
+        return self.tokens.get((to_hex_address(contract), to_hex_address(holder)), 0)
+
+    def fail(self, **fault: Any) -> Fault:
+        """Script a fault (see `Fault`); returns it so the test can remove it."""
+        with self.lock:
+            self.faults.append(Fault(**fault))
+            return self.faults[-1]
+
+    def heal(self) -> None:
+        with self.lock:
+            self.faults.clear()
+
+    def paths(self) -> list[str]:
+        """The paths requested so far, in order."""
+        return [r["path"] for r in self.requests]
+
+    # --- balances ----------------------------------------------------------------------------
+
+    def _transfers(self, tx: Tx) -> list[tuple[str, str, str, int]]:
+        info = tx.info
+        if not isinstance(info, dict) or info.get("result") == "FAILED":
+            return []
+        moves = []
+        for log in info.get("log", []) or []:
+            try:
+                contract = to_hex_address(
+                    log["address"] if log["address"][0] == "T" else "41" + log["address"]
+                )
+                moves.append(
+                    (
+                        contract,
+                        "41" + log["topics"][1][24:],
+                        "41" + log["topics"][2][24:],
+                        int(log["data"], 16),
+                    )
+                )
+            except (KeyError, IndexError, ValueError, TypeError):
+                continue
+        return moves
+
+    def _apply_balances(self, tx: Tx, sign: int = 1) -> None:
+        for contract, frm, to, value in self._transfers(tx):
+            self.tokens[(contract, to)] = self.tokens.get((contract, to), 0) + sign * value
+            if (contract, frm) in self.tokens:
+                self.tokens[(contract, frm)] -= sign * value
+
+    def _undo_balances(self, tx: Tx) -> None:
+        self._apply_balances(tx, sign=-1)
+
+    # --- HTTP --------------------------------------------------------------------------------
+
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes, float, bool]:
+        """Answer one request: (status, body, delay before answering, drop the connection)."""
+        parsed = urlparse(raw_path)
+        path = parsed.path.removeprefix("/trongrid").strip("/")
+        query = {k: v[-1] for k, v in parse_qs(parsed.query).items()}
+        try:
+            payload = json.loads(body) if body else {}
+        except ValueError:
+            payload = {}
+        with self.lock:
+            self.requests.append(
+                {"method": method, "path": path, "headers": headers, "body": payload, "query": query}
+            )
+            fault = self._fault_for(path)
+            if fault is not None:
+                text = fault.body if fault.body is not None else json.dumps({"Error": "fault"})
+                return fault.status, text.encode(), fault.delay_s, fault.drop
+            answer = self._route(path, payload, query)
+        return 200, json.dumps(answer).encode(), 0.0, False
+
+    def _fault_for(self, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.path in path and (fault.times is None or fault.times > 0):
+                if fault.times is not None:
+                    fault.times -= 1
+                return fault
+        return None
+
+    def _route(self, path: str, body: dict[str, Any], query: dict[str, str]) -> Any:
+        if path.startswith("v1/accounts/") and path.endswith("/transactions/trc20"):
+            return self._v1_trc20(path.split("/")[2], query)
+        solid = path.startswith("walletsolidity/")
+        name = path.split("/", 1)[-1]
+        visible = bool(body.get("visible", False))
+        if name == "getnodeinfo":
+            return {
+                "block": f"Num:{self.head},ID:{block_id(self.head)}",
+                "solidityBlock": f"Num:{self.solid},ID:{block_id(self.solid)}",
+                "configNodeInfo": {"codeVersion": "4.8.1"},
+            }
+        if name == "gettransactioninfobyblocknum":
+            return self._infos_of_block(int(body.get("num", 0)), solid, visible)
+        if name == "gettransactioninfobyid":
+            tx = self._visible_tx(str(body.get("value", "")), solid)
+            return _view(tx.info, visible) if tx else {}
+        if name == "gettransactionbyid":
+            tx = self._visible_tx(str(body.get("value", "")), solid)
+            return {"txID": tx.txid, "ret": [{"contractRet": "SUCCESS"}], "raw_data": tx.raw} if tx else {}
+        if name == "triggerconstantcontract":
+            return self._constant_call(body)
+        if name == "getaccount":
+            return self._account(body)
+        if name == "getsignweight":
+            return {
+                "transaction": {
+                    "transaction": {
+                        "txID": _txid_of(body.get("raw_data", {})),
+                        "raw_data": body.get("raw_data"),
+                    }
+                }
+            }
+        if name == "broadcasttransaction":
+            return self._broadcast(body)
+        return {"Error": f"class org.tron.core.exception.BadItemException : unknown path {path}"}
+
+    def _visible_tx(self, txid: str, solid: bool) -> Tx | None:
+        tx = self.txs.get(txid)
+        if tx is None or (solid and tx.block > self.solid):
+            return None
+        return tx
+
+    def _infos_of_block(self, number: int, solid: bool, visible: bool) -> Any:
+        if number <= 0:
+            return {}
+        if number > (self.solid if solid else self.head):
+            return []
+        return [_view(t.info, visible) for t in self.txs.values() if t.block == number]
+
+    def _constant_call(self, body: dict[str, Any]) -> dict[str, Any]:
+        contract = to_hex_address(body["contract_address"])
+        selector = body.get("function_selector")
+        if selector == "decimals()":
+            result = format(6, "064x")
+        elif selector == "balanceOf(address)":
+            holder = "41" + body["parameter"][24:64]
+            result = format(self.tokens.get((contract, holder), 0), "064x")
+        else:
+            return {"result": {"code": "CONTRACT_VALIDATE_ERROR", "message": "unknown function"}}
+        return {"result": {"result": True}, "energy_used": 935, "constant_result": [result]}
+
+    def _account(self, body: dict[str, Any]) -> dict[str, Any]:
+        address = to_hex_address(body["address"])
+        if address not in self.accounts:
+            return {}
+        return {
+            "address": to_base58check_address(address),
+            "balance": self.accounts[address],
+            "create_time": GENESIS_TS,
+        }
+
+    def _v1_trc20(self, address: str, query: dict[str, str]) -> dict[str, Any]:
+        items = self._v1_items(address, query)
+        offset = int(base64.b64decode(query["fingerprint"]).decode()) if "fingerprint" in query else 0
+        size = min(int(query.get("limit", 20)), self.page_size)
+        page = items[offset : offset + size]
+        meta: dict[str, Any] = {"at": GENESIS_TS, "page_size": len(page)}
+        if len(page) == size and page:
+            meta["fingerprint"] = base64.b64encode(str(offset + size).encode()).decode()
+        return {"data": page, "success": True, "meta": meta}
+
+    def _v1_items(self, address: str, query: dict[str, str]) -> list[dict[str, Any]]:
+        holder = to_hex_address(address)
+        confirmed = query.get("only_confirmed") == "true"
+        items = []
+        for tx in self.txs.values():
+            if confirmed and tx.block > self.solid:
+                continue
+            for contract, frm, to, value in self._transfers(tx):
+                if holder in (frm, to):
+                    items.append(_v1_item(tx, contract, frm, to, value))
+        items += self.v1_extra.get(address, [])
+        min_ts = int(query.get("min_timestamp", 0))
+        return sorted(
+            (i for i in items if i["block_timestamp"] >= min_ts), key=lambda i: i["block_timestamp"]
+        )
+
+    def _broadcast(self, body: dict[str, Any]) -> dict[str, Any]:
+        raw = body.get("raw_data", {})
+        txid = _txid_of(raw)
+        if self.broadcast_error:
+            code, self.broadcast_error = self.broadcast_error, None
+            return {"result": False, "code": code, "message": code.encode().hex(), "txid": txid}
+        if txid in self.txs:
+            return {
+                "result": False,
+                "code": "DUP_TRANSACTION_ERROR",
+                "message": "6475702074786964",
+                "txid": txid,
+            }
+        contract = raw["contract"][0]
+        owner = contract["parameter"]["value"]["owner_address"]
+        if not _signed_by(body, txid, owner):
+            return {
+                "result": False,
+                "code": "SIGERROR",
+                "message": "626164207369676e6174757265",
+                "txid": txid,
+            }
+        if owner not in self.accounts:
+            message = f"account [{owner}] does not exist".encode().hex()
+            return {"result": False, "code": "CONTRACT_VALIDATE_ERROR", "message": message, "txid": txid}
+        if contract["type"] == "TransferContract":
+            self._execute_trx(txid, raw, contract["parameter"]["value"])
+        else:
+            self._execute_trigger(txid, raw, contract["parameter"]["value"])
+        if self.auto_solidify:
+            self.solidify()
+        return {"result": True, "code": "SUCCESS", "txid": txid}
+
+    def _execute_trx(self, txid: str, raw: dict[str, Any], value: dict[str, Any]) -> None:
+        owner, to, amount = value["owner_address"], value["to_address"], int(value["amount"])
+        self.accounts[owner] -= amount
+        self.accounts[to] = self.accounts.get(to, 0) + amount
+        self.add_info(id=txid, receipt={"net_usage": 283}, contract_address=None, contractResult=None, fee=0)
+        self.txs[txid].raw = raw
+
+    def _execute_trigger(self, txid: str, raw: dict[str, Any], value: dict[str, Any]) -> None:
+        owner, contract, data = value["owner_address"], value["contract_address"], value["data"]
+        to, amount = "41" + data[8 + 24 : 8 + 64], int(data[8 + 64 : 8 + 128], 16)
+        if self.accounts[owner] < SWEEP_ENERGY_FEE_SUN or self.tokens.get((contract, owner), 0) < amount:
+            reason = "OUT_OF_ENERGY" if self.accounts[owner] < SWEEP_ENERGY_FEE_SUN else "REVERT"
+            self.accounts[owner] = max(0, self.accounts[owner] - SWEEP_ENERGY_FEE_SUN)
+            self.add_info(
+                id=txid,
+                result="FAILED",
+                resMessage="6661696c6564",
+                contractResult=[""],
+                receipt={"energy_fee": SWEEP_ENERGY_FEE_SUN, "result": reason},
+            )
+        else:
+            self.accounts[owner] -= SWEEP_ENERGY_FEE_SUN
+            self.add_info(id=txid, logs=[transfer_log(owner, to, amount, contract)])
+        self.txs[txid].raw = raw
+
+
+def _view(info: Any, visible: bool) -> Any:
+    """TransactionInfo as the node shows it: `visible: false` turns addresses into hex."""
+    if visible or not isinstance(info, dict):
+        return info
+    shown = json.loads(json.dumps(info))
+    if isinstance(shown.get("contract_address"), str) and shown["contract_address"].startswith("T"):
+        shown["contract_address"] = to_hex_address(shown["contract_address"])
+    for log in shown.get("log", []) if isinstance(shown.get("log"), list) else []:
+        if isinstance(log, dict) and isinstance(log.get("address"), str) and log["address"].startswith("T"):
+            log["address"] = to_hex_address(log["address"])[2:]
+    return shown
+
+
+def _v1_item(tx: Tx, contract: str, frm: str, to: str, value: int) -> dict[str, Any]:
+    return {
+        "transaction_id": tx.txid,
+        "token_info": {
+            "symbol": "USDT",
+            "address": to_base58check_address(contract),
+            "decimals": 6,
+            "name": "Tether USD",
+        },
+        "block_timestamp": GENESIS_TS + tx.block * 3000,
+        "from": to_base58check_address(frm),
+        "to": to_base58check_address(to),
+        "type": "Transfer",
+        "value": str(value),
+    }
+
+
+def _txid_of(raw: Any) -> str:
+    return hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _signed_by(body: dict[str, Any], txid: str, owner_hex: str) -> bool:
+    signatures = body.get("signature") or []
+    if body.get("txID") != txid or not signatures:
+        return False
+    try:
+        signer = Signature(bytes.fromhex(signatures[0])).recover_public_key_from_msg_hash(bytes.fromhex(txid))
+    except ValueError:
+        return False
+    return signer.to_hex_address() == owner_hex
+
+
+def _handler_for(node: FakeTronNode) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:  # noqa: N802 (the stdlib's naming)
+            self._serve("POST")
+
+        def do_GET(self) -> None:  # noqa: N802
+            self._serve("GET")
+
+        def _serve(self, method: str) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            status, payload, delay, drop = node.handle(method, self.path, headers, body)
+            if delay:
+                time.sleep(delay)
+            if drop:
+                self.close_connection = True
+                self.connection.close()
+                return
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            return
+
+    return Handler
