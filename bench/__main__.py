@@ -33,7 +33,7 @@ from bench.gateway import (
     upstream_served,
 )
 from bench.processes import REPO_ROOT, BenchError, Children, memory_kb, stop
-from bench.report import Cell, Report, mb
+from bench.report import HEADER, RULE, Cell, Report, mb
 from bench.seed import MODEL, UPSTREAM_KEY, Seeded, seed
 from bench.wrk import WrkError, WrkResult, ensure_wrk, run_wrk, wrk_version
 from shared.settings import Secret
@@ -134,9 +134,10 @@ def measure(wrk: str, plan: Plan, port: int, key: str, mode: str, conns: int) ->
     return warm, run_wrk(wrk, url, conns, plan.measure_s, body, key, wrk_cpus)
 
 
-def run_matrix(wrk: str, plan: Plan, upstream: Server, gateway: Server, key: str, tally: Tally) -> list[Cell]:
-    """Every mode × concurrency, straight at the upstream and through the gateway."""
-    cells = []
+def run_matrix(
+    wrk: str, plan: Plan, upstream: Server, gateway: Server, key: str, tally: Tally, cells: list[Cell]
+) -> None:
+    """Every mode × concurrency, straight at the upstream and through the gateway, added to `cells`."""
     for mode in MODES:
         for conns in plan.concurrency:
             _, direct = measure(wrk, plan, upstream.port, DIRECT_KEY, mode, conns)
@@ -147,7 +148,6 @@ def run_matrix(wrk: str, plan: Plan, upstream: Server, gateway: Server, key: str
             cell = Cell(mode, conns, direct, through)
             cells.append(cell)
             print(cell.row(), file=sys.stderr, flush=True)
-    return cells
 
 
 def run(plan: Plan, workdir: Path, children: Children, report: Report) -> None:
@@ -162,7 +162,8 @@ def run(plan: Plan, workdir: Path, children: Children, report: Report) -> None:
     report.facts += describe_setup(plan, wrk, upstream, gateway)
     bodies = {mode: request_body(mode == "stream").encode() for mode in MODES}
     tally = Tally(ok=check_answers(gateway, bodies, seeded.api_key))
-    report.cells += run_matrix(wrk, plan, upstream, gateway, seeded.api_key, tally)
+    print(f"{HEADER}\n{RULE}", file=sys.stderr, flush=True)
+    run_matrix(wrk, plan, upstream, gateway, seeded.api_key, tally, report.cells)
     loaded = memory_kb(gateway.proc.pid)
     report.notes.append(
         f"memory (data plane RSS): idle {mb(idle.get('VmRSS'))}, after load {mb(loaded.get('VmRSS'))}, "
