@@ -1,0 +1,159 @@
+"""WTForms classes, one per console form. Amounts are typed in USD and checked exactly."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    EmailField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
+
+from shared.accounts import MIN_PASSWORD_LENGTH
+from shared.money import AmountError, parse_usd
+
+PASSWORD_RULE = Length(
+    min=MIN_PASSWORD_LENGTH, max=512, message=f"At least {MIN_PASSWORD_LENGTH} characters."
+)
+MAX_NANO = 2**62
+
+
+class Usd:
+    """Validate a USD amount typed as text; stores nano-USD (or None when empty) on `field.nano`."""
+
+    def __init__(self, signed: bool = False, positive: bool = False) -> None:
+        self.signed = signed
+        self.positive = positive
+
+    def __call__(self, form: FlaskForm, field: StringField) -> None:
+        text = (field.data or "").strip().replace("$", "").replace(",", "")
+        field.nano = None
+        if not text:
+            return
+        try:
+            nano = parse_usd(text)
+        except AmountError as exc:
+            raise ValidationError("Enter an amount in USD, like 2.50 (at most 9 decimals).") from exc
+        if abs(nano) >= MAX_NANO:
+            raise ValidationError("That amount is too large.")
+        if nano < 0 and not self.signed:
+            raise ValidationError("Must not be negative.")
+        if self.positive and nano <= 0:
+            raise ValidationError("Must be more than zero.")
+        field.nano = nano
+
+
+def nano_of(field: StringField) -> int | None:
+    """The nano-USD value a validated `Usd` field holds."""
+    return getattr(field, "nano", None)
+
+
+class SignupForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), PASSWORD_RULE])
+    confirm = PasswordField("Repeat password", validators=[EqualTo("password", "Passwords do not match.")])
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=512)])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired()])
+    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_RULE])
+    confirm = PasswordField(
+        "Repeat new password", validators=[EqualTo("password", "Passwords do not match.")]
+    )
+
+
+class SetupForm(FlaskForm):
+    token = StringField("Setup token (printed in the console's log)", validators=[DataRequired()])
+    email = EmailField("Operator email", validators=[DataRequired(), Length(max=254)])
+    password = PasswordField("Password", validators=[DataRequired(), PASSWORD_RULE])
+
+
+class KeyForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=100)])
+    expires_on = DateField("Expires on (UTC, optional)", validators=[Optional()])
+    models = StringField("Allowed models (comma-separated; empty: all)", validators=[Length(max=4000)])
+    spend_cap = StringField("Spend cap in USD (optional)", validators=[Usd(positive=True)])
+
+
+class RenameForm(FlaskForm):
+    name = StringField("Name", validators=[Length(max=100)])
+
+
+class AdjustForm(FlaskForm):
+    amount = StringField("Amount in USD (negative to debit)", validators=[DataRequired(), Usd(signed=True)])
+    reason = StringField("Reason (shown in the ledger)", validators=[DataRequired(), Length(max=500)])
+
+
+class UserGroupForm(FlaskForm):
+    group = SelectField("Group", coerce=int)
+
+
+class ProviderForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=64)])
+    kind = SelectField("API", choices=[("openai", "OpenAI-compatible"), ("anthropic", "Anthropic")])
+    base_url = StringField("Base URL", validators=[DataRequired(), Length(max=500)])
+    api_key = PasswordField("Upstream API key", validators=[Length(max=2000)])
+    timeout_s = DecimalField("Timeout (s)", default=Decimal(60), validators=[NumberRange(min=1, max=3600)])
+    enabled = BooleanField("Enabled", default=True)
+
+
+class PriceRowForm(FlaskForm):
+    input_price = StringField("Input $/1M", validators=[DataRequired(), Usd()])
+    output_price = StringField("Output $/1M", validators=[DataRequired(), Usd()])
+    cached_input_price = StringField("Cached input $/1M", validators=[Usd()])
+    context_length = IntegerField("Context", validators=[Optional(), NumberRange(min=1, max=100_000_000)])
+    modality = SelectField("Modality", choices=[("chat", "chat"), ("embedding", "embedding")])
+    enabled = BooleanField("Enabled")
+
+
+class ModelRouteForm(FlaskForm):
+    slug = StringField("Model id", validators=[DataRequired(), Length(max=200)])
+    provider = SelectField("Provider", coerce=int)
+    upstream_model = StringField("Upstream model (empty: same id)", validators=[Length(max=200)])
+    modality = SelectField("Modality", choices=[("chat", "chat"), ("embedding", "embedding")])
+    context_length = IntegerField(
+        "Context length", validators=[Optional(), NumberRange(min=1, max=100_000_000)]
+    )
+    input_price = StringField("Sale input $/1M", validators=[DataRequired(), Usd()])
+    output_price = StringField("Sale output $/1M", validators=[DataRequired(), Usd()])
+    input_cost = StringField("Cost input $/1M (empty: same)", validators=[Usd()])
+    output_cost = StringField("Cost output $/1M (empty: same)", validators=[Usd()])
+    priority = IntegerField("Priority", default=0, validators=[Optional(), NumberRange(min=-1000, max=1000)])
+    weight = IntegerField("Weight", default=1, validators=[Optional(), NumberRange(min=1, max=1000)])
+
+
+def parse_multiplier(text: str) -> int:
+    """ "1.2" -> 1_200_000 parts per million; raises ValidationError for anything else."""
+    try:
+        value = Decimal((text or "").strip())
+    except InvalidOperation as exc:
+        raise ValidationError("Enter a number such as 1 or 1.25.") from exc
+    ppm = value * 1_000_000
+    if not value.is_finite() or ppm != ppm.to_integral_value():
+        raise ValidationError("Use at most 6 decimals.")
+    return int(ppm)
+
+
+class GroupForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=64)])
+    multiplier = StringField("Price multiplier", default="1", validators=[DataRequired()])
+    allowed_models = TextAreaField(
+        "Allowed models (comma-separated; empty: all)", validators=[Length(max=8000)]
+    )
+
+    def validate_multiplier(self, field: StringField) -> None:
+        field.ppm = parse_multiplier(field.data)

@@ -1,0 +1,68 @@
+"""Status: is the gateway up, and how are its database and providers, from the data plane's /api/status.
+
+The console asks the data plane over HTTP (it never imports it); the page refreshes the panel
+every few seconds with htmx and works once without JavaScript.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from flask import Blueprint, current_app
+
+from console.htmx import render_page
+
+bp = Blueprint("status", __name__, url_prefix="/status")
+
+TIMEOUT = httpx.Timeout(3.0, connect=2.0)
+
+
+@dataclass
+class GatewayStatus:
+    """What the data plane said about itself, or why it could not be asked."""
+
+    up: bool
+    checked_url: str
+    latency_ms: int = 0
+    error: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+    providers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _providers(raw: Any) -> list[dict[str, Any]]:
+    if isinstance(raw, dict):
+        items = raw.get("items") if isinstance(raw.get("items"), list) else None
+        if items is None:
+            return [{"name": k, **(v if isinstance(v, dict) else {"status": v})} for k, v in raw.items()]
+        raw = items
+    return [p if isinstance(p, dict) else {"name": str(p)} for p in raw] if isinstance(raw, list) else []
+
+
+def fetch_status(base_url: str) -> GatewayStatus:
+    """Ask the data plane at `base_url` for /api/status."""
+    url = base_url.rstrip("/") + "/api/status"
+    started = time.monotonic()
+    try:
+        with httpx.Client(timeout=TIMEOUT) as client:
+            response = client.get(url)
+        payload = response.json()
+    except httpx.HTTPError as exc:
+        return GatewayStatus(False, url, error=f"cannot reach the gateway: {type(exc).__name__}")
+    except ValueError:
+        return GatewayStatus(False, url, error="the gateway answered something that is not JSON")
+    latency = int((time.monotonic() - started) * 1000)
+    if not isinstance(payload, dict):
+        return GatewayStatus(False, url, latency, "unexpected answer from the gateway")
+    providers = _providers(payload.get("providers"))
+    facts = {k: v for k, v in payload.items() if k != "providers"}
+    return GatewayStatus(response.status_code == 200, url, latency, "", facts, providers)
+
+
+@bp.get("")
+def index():
+    """The status page (and, for htmx's periodic refresh, just its panel)."""
+    status = fetch_status(current_app.config["TOLLGATE"].public_base_url)
+    return render_page("status/index.html", "status/_panel.html", status=status)
