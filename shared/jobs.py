@@ -136,6 +136,8 @@ def build_scheduler(settings: Settings, jobs: Sequence[JobSpec] = JOBS) -> Block
 def main() -> None:
     """Run the worker until SIGINT or SIGTERM."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # APScheduler logs every run at INFO; its warnings and job failures are what matter.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     settings = Settings.from_env()
     init_db(settings.database_url)
     scheduler = build_scheduler(settings)

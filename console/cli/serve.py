@@ -17,6 +17,9 @@ from shared import jobs
 from shared.settings import Settings
 
 DATAPLANE_FACTORY = "dataplane.app:create_app"
+# Settings only newer gunicorns know. The control socket is one fixed path per user, so two
+# consoles on one machine (or a console and a test run) would take it from each other.
+OPTIONAL_GUNICORN_SETTINGS = {"control_socket_disable": True}
 
 
 class ConsoleServer(BaseApplication):
@@ -30,6 +33,9 @@ class ConsoleServer(BaseApplication):
         """Apply our options to gunicorn's configuration."""
         for name, value in self.options.items():
             self.cfg.set(name, value)
+        for name, value in OPTIONAL_GUNICORN_SETTINGS.items():
+            if name in self.cfg.settings:
+                self.cfg.set(name, value)
 
     def load(self) -> Flask:
         """Build the console app in each worker (settings come from the environment)."""
