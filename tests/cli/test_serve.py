@@ -66,3 +66,11 @@ def test_serve_console_serves_the_console_under_gunicorn(database_url: str, tmp_
     assert response is not None, log
     assert response.status_code < 500 and "Tollgate" in response.text, log
     assert code == 0, log
+
+
+def test_serve_api_serves_the_data_plane_under_uvicorn(database_url: str, tmp_path: Path) -> None:
+    response, code, log = _serve(["serve-api"], "/api/status", _env(database_url, tmp_path))
+    assert response is not None, log
+    assert response.status_code == 200 and response.json()["status"] == "ok", log
+    # uvicorn shuts down gracefully, then re-raises the signal it caught.
+    assert "Application shutdown complete" in log and code in (0, -signal.SIGTERM), log
