@@ -12,6 +12,7 @@ from wtforms import (
     EmailField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -25,6 +26,8 @@ PASSWORD_RULE = Length(
     min=MIN_PASSWORD_LENGTH, max=512, message=f"At least {MIN_PASSWORD_LENGTH} characters."
 )
 MAX_NANO = 2**62
+KIND_CHOICES = [SelectChoice("openai", "OpenAI-compatible"), SelectChoice("anthropic", "Anthropic")]
+MODALITY_CHOICES = [SelectChoice("chat", "chat"), SelectChoice("embedding", "embedding")]
 
 
 class Usd:
@@ -104,7 +107,9 @@ class UserGroupForm(FlaskForm):
 
 class ProviderForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=64)])
-    kind = SelectField("API", choices=[("openai", "OpenAI-compatible"), ("anthropic", "Anthropic")])
+    kind = SelectField(
+        "API", choices=[SelectChoice("openai", "OpenAI-compatible"), SelectChoice("anthropic", "Anthropic")]
+    )
     base_url = StringField("Base URL", validators=[DataRequired(), Length(max=500)])
     api_key = PasswordField("Upstream API key", validators=[Length(max=2000)])
     timeout_s = DecimalField("Timeout (s)", default=Decimal(60), validators=[NumberRange(min=1, max=3600)])
@@ -116,7 +121,7 @@ class PriceRowForm(FlaskForm):
     output_price = StringField("Output $/1M", validators=[DataRequired(), Usd()])
     cached_input_price = StringField("Cached input $/1M", validators=[Usd()])
     context_length = IntegerField("Context", validators=[Optional(), NumberRange(min=1, max=100_000_000)])
-    modality = SelectField("Modality", choices=[("chat", "chat"), ("embedding", "embedding")])
+    modality = SelectField("Modality", choices=MODALITY_CHOICES)
     enabled = BooleanField("Enabled")
 
 
@@ -124,7 +129,7 @@ class ModelRouteForm(FlaskForm):
     slug = StringField("Model id", validators=[DataRequired(), Length(max=200)])
     provider = SelectField("Provider", coerce=int)
     upstream_model = StringField("Upstream model (empty: same id)", validators=[Length(max=200)])
-    modality = SelectField("Modality", choices=[("chat", "chat"), ("embedding", "embedding")])
+    modality = SelectField("Modality", choices=MODALITY_CHOICES)
     context_length = IntegerField(
         "Context length", validators=[Optional(), NumberRange(min=1, max=100_000_000)]
     )

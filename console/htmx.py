@@ -13,10 +13,10 @@ def is_partial() -> bool:
     return headers.get("HX-Request") == "true" and headers.get("HX-History-Restore-Request") != "true"
 
 
-def render_page(page: str, fragment: str, status: int = 200, **context: Any) -> Response:
+def render_page(page: str, fragment: str, /, **context: Any) -> Response:
     """Render `fragment` for htmx requests and `page` otherwise; caches keep the two apart."""
     body = render_template(fragment if is_partial() else page, **context)
-    response = make_response(body, status)
+    response = make_response(body)
     response.headers["Vary"] = "HX-Request"
     return response
 

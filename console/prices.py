@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from wtforms import SelectChoice
 
 from console.access import operator_required
 from console.filters import usd_plain
@@ -33,7 +34,7 @@ def _model(model_id: int) -> CatalogModel:
 
 def _add_form(formdata: bool = True) -> ModelRouteForm:
     form = ModelRouteForm() if formdata else ModelRouteForm(formdata=None)
-    form.provider.choices = [(p.id, p.name) for p in Provider.select().order_by(Provider.name)]
+    form.provider.choices = [SelectChoice(p.id, p.name) for p in Provider.select().order_by(Provider.name)]
     return form
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from wtforms import SelectChoice
 
 from console.access import me, operator_required
 from console.forms import AdjustForm, UserGroupForm, nano_of
@@ -40,7 +41,7 @@ def index():
 
 def _group_form(user: User) -> UserGroupForm:
     form = UserGroupForm(group=user.group_id)
-    form.group.choices = [(g.id, g.name) for g in Group.select().order_by(Group.name)]
+    form.group.choices = [SelectChoice(g.id, g.name) for g in Group.select().order_by(Group.name)]
     return form
 
 

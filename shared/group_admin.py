@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from peewee import Query, fn
+from peewee import JOIN, Query, fn
 
 from shared.catalog import NAME_RE
 from shared.config_version import bump_config_version
@@ -18,7 +18,7 @@ def groups_query() -> Query:
     """Every group with its member count (one query)."""
     return (
         Group.select(Group, fn.COUNT(User.id).alias("members"))
-        .join(User, on=(User.group == Group.id), join_type="LEFT OUTER")
+        .join(User, on=(User.group == Group.id), join_type=JOIN.LEFT_OUTER)
         .group_by(Group.id)
         .order_by(Group.name)
     )

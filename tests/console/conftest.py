@@ -1,0 +1,94 @@
+"""Console fixtures: the Flask app on the test database, a CSRF-aware client, users and sign-in."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from console import create_app
+from console.access import session_id
+from shared.accounts import create_user
+from shared.db import db
+from shared.models import User
+from shared.settings import Settings
+
+TOKEN_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+@pytest.fixture
+def app(settings: Settings) -> Iterator[Flask]:
+    """The console app, bound to this test's database."""
+    application = create_app(settings)
+    application.config["TESTING"] = True
+    yield application
+    if hasattr(db.obj, "close_all"):
+        db.obj.close_all()
+
+
+@dataclass
+class Console:
+    """A test client that sends the CSRF token the way the pages do."""
+
+    client: FlaskClient
+
+    def csrf(self) -> str:
+        page = self.client.get("/models")
+        match = TOKEN_RE.search(page.get_data(as_text=True))
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def get(self, url: str, **kwargs):  # type: ignore[no-untyped-def]
+        return self.client.get(url, **kwargs)
+
+    def post(self, url: str, data: dict | None = None, htmx: bool = False, **kwargs):  # type: ignore[no-untyped-def]
+        """POST a form with the session's CSRF token (in the form, or as htmx's header)."""
+        form = dict(data or {})
+        headers = dict(kwargs.pop("headers", {}))
+        token = self.csrf()
+        if htmx:
+            headers.update({"HX-Request": "true", "X-CSRFToken": token})
+        else:
+            form.setdefault("csrf_token", token)
+        return self.client.post(url, data=form, headers=headers, **kwargs)
+
+    def login_as(self, user: User) -> None:
+        """Sign in without a password round-trip (argon2 is slow; test_auth covers the form)."""
+        with self.client.session_transaction() as session:
+            session["_user_id"] = session_id(User.get_by_id(user.id))
+            session["_fresh"] = True
+
+
+@pytest.fixture
+def web(app: Flask) -> Console:
+    return Console(app.test_client())
+
+
+@pytest.fixture
+def other_web(app: Flask) -> Console:
+    """A second browser, for another user."""
+    return Console(app.test_client())
+
+
+@pytest.fixture
+def customer(app: Flask) -> User:
+    return create_user("alice@example.com")
+
+
+@pytest.fixture
+def other_customer(app: Flask) -> User:
+    return create_user("bob@example.com")
+
+
+@pytest.fixture
+def operator(app: Flask) -> User:
+    return create_user("op@example.com", role="operator")
+
+
+def text(response) -> str:  # type: ignore[no-untyped-def]
+    """A response body as text."""
+    return response.get_data(as_text=True)
