@@ -7,6 +7,7 @@ import click
 from shared import migrations
 from shared.models import User
 from shared.settings import Settings
+from shared.setup_token import ensure_setup_token
 
 from .runtime import opened_database
 
@@ -16,16 +17,19 @@ def console_url(settings: Settings) -> str:
     return f"http://{settings.console_host}:{settings.console_port}/"
 
 
-def login_hint() -> list[str]:
+def login_hint(settings: Settings) -> list[str]:
     """Who can log in as an operator, or how to create the first operator."""
     if migrations.pending():
         return ["The database is not migrated yet: run `tollgate db upgrade` first."]
     operators = [u.email for u in User.select(User.email).where(User.role == "operator").order_by(User.id)]
     if operators:
         return [f"Log in to the console as an operator: {', '.join(operators)}"]
+    # The same token the console prints at start (kept in var/), so either place works.
+    token = ensure_setup_token(settings.var_dir)
     return [
         "No operator exists yet. Create one, then log in to the console with it:",
         "  tollgate user create you@example.com --operator --password 'a long password'",
+        f"or open {console_url(settings)}setup in a browser and enter this one-time token: {token}",
     ]
 
 
@@ -33,7 +37,7 @@ def login_hint() -> list[str]:
 def welcome() -> None:
     """Print the console URL, the API base URL and how to log in."""
     with opened_database() as settings:
-        hint = login_hint()
+        hint = login_hint(settings)
     lines = [
         "Tollgate",
         f"  Console:       {console_url(settings)}",
