@@ -1,0 +1,63 @@
+"""Who is calling: the API key from the headers, checked against the in-memory key cache.
+
+Keys come from `Authorization: Bearer`, then `x-api-key`, then `api-key`. Console login
+sessions (cookies) are never looked at here.
+"""
+
+from __future__ import annotations
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+
+from dataplane.billing import Caller
+from dataplane.errors import bad_request, invalid_api_key, model_not_found, permission_denied
+from dataplane.gateway import Gateway
+from dataplane.snapshot import ModelInfo
+from shared.models import utcnow
+
+
+def extract_key(headers: Headers) -> str | None:
+    """The API key a client sent, if any."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return headers.get("x-api-key") or headers.get("api-key") or None
+
+
+async def authenticate(request: Request, gateway: Gateway) -> Caller:
+    """The caller behind the request's key: 401 if missing, unknown, revoked or expired; 403 if disabled."""
+    secret = extract_key(request.headers)
+    if not secret:
+        raise invalid_api_key("You didn't provide an API key. Send it as `Authorization: Bearer <key>`.")
+    entry = await gateway.keyring.lookup(secret)
+    info = entry.info
+    if info is None or info.revoked:
+        raise invalid_api_key("Incorrect API key provided.")
+    if info.expires_at is not None and info.expires_at <= utcnow():
+        raise invalid_api_key("This API key has expired.")
+    if info.user_status != "active":
+        raise permission_denied("This account is disabled.", code="account_disabled")
+    state = request.scope["state"]
+    return Caller(entry, info, info.group, state["request_id"], state.get("client_request_id"))
+
+
+def may_use(caller: Caller, slug: str) -> bool:
+    """Whether the caller's key and group both allow the model."""
+    key_allowed = caller.key.allowed_models
+    group_allowed = caller.group.allowed_models
+    return (key_allowed is None or slug in key_allowed) and (group_allowed is None or slug in group_allowed)
+
+
+def resolve_model(gateway: Gateway, caller: Caller, slug: str, modality: str) -> ModelInfo:
+    """The catalog model the caller asked for: 404 if unknown or unrouted, 403 if not allowed."""
+    model = gateway.snapshot.models.get(slug)
+    if model is None or not model.routes:
+        raise model_not_found(slug)
+    if not may_use(caller, slug):
+        raise permission_denied(f"This API key may not use the model `{slug}`.")
+    if model.modality != modality:
+        endpoint = "/v1/embeddings" if model.modality == "embedding" else "/v1/chat/completions"
+        raise bad_request("model", f"`{slug}` is a {model.modality} model: call {endpoint} instead.")
+    return model

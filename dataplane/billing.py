@@ -1,0 +1,195 @@
+"""The billing hot path: hold before the upstream call, settle exactly once after it.
+
+Design (DESIGN.md §3, without a DB write on the request path):
+
+Leases. A data-plane process holds balance per user in one DB hold, its *lease*
+(`shared.billing.open_hold(user, holder=<process id>, amount)`). The lease is opened for about
+`lease_chunk_nano` (never more than the balance: then exactly what is needed, then whatever the
+balance still has if that covers a minimal reply). Each request carves its worst case out of the
+lease in memory; one event loop makes that arithmetic atomic, so no lock and no I/O is needed
+while the lease has room. When it runs short, one `grow_hold` (a conditional update on the
+balance) tops it up; if the DB says no, the request's output cap is lowered to what the lease
+can pay, or it gets 402 when not even `min_reply_tokens` fit. Because every carve-out is backed
+by a DB hold, the balance can never be overdrawn, even with many processes on one database.
+
+A background task refreshes lease deadlines (`refresh_holds`, ttl `lease_ttl_s`) and gives idle
+leftovers back (`shrink_hold` after `lease_idle_release_s` without traffic). If the worker
+expired a lease because this process stalled past the deadline, the next refresh or grow notices
+and the process opens a new lease; requests still in flight on the old one are charged to the
+balance directly by `settle`.
+
+Settlement. A finished request becomes a `Settlement` (tokens by class, unit prices, charge,
+upstream cost, provider, latency, time to first token, status). The charge is the priced usage,
+never more than the request's carve-out. It goes on an in-process queue that a writer task
+flushes in batches, one transaction per batch (dataplane/settlements.py); `settle` is unique on
+the request id, so each request is charged exactly once, and takes the charge out of the lease's
+DB hold. **The response does not wait for its batch to commit**: until it does, the lease (a DB
+hold) still contains the charge, so the money is covered; tests poll for the usage record. At
+shutdown the queue is drained first, then every lease is closed.
+
+Spend caps of keys are enforced the same way in memory (dataplane/keyring.py).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from dataplane.errors import insufficient_quota
+from dataplane.keyring import CachedKey, Keyring
+from dataplane.leases import Lease, LeaseBook
+from dataplane.settlements import Settler
+from dataplane.snapshot import GroupInfo, KeyInfo, ModelInfo, RouteInfo
+from shared.billing import Settlement
+from shared.money import PPM, TokenUsage, affordable_output_tokens, price_of, worst_case
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Caller:
+    """An authenticated request: its key, the key's owner group, and its ids."""
+
+    entry: CachedKey
+    key: KeyInfo
+    group: GroupInfo
+    request_id: str
+    client_request_id: str | None
+
+
+@dataclass
+class Reservation:
+    """Money set aside for one request, and the output cap it pays for (per choice)."""
+
+    caller: Caller
+    model: ModelInfo
+    endpoint: str
+    stream: bool
+    lease: Lease | None
+    amount: int
+    output_cap: int
+    lowered: bool
+    started: float
+
+
+@dataclass
+class Outcome:
+    """How a request ended."""
+
+    usage: TokenUsage
+    status: str = "ok"  # ok | partial | error
+    http_status: int = 200
+    route: RouteInfo | None = None
+    usage_source: str = "upstream"  # upstream | counted | none
+    ttft_ms: int | None = None
+    error: str = ""
+
+
+class Billing:
+    """Reserve before the upstream call; settle after it."""
+
+    def __init__(self, settings: Settings, leases: LeaseBook, keyring: Keyring, settler: Settler) -> None:
+        self.settings = settings
+        self.leases = leases
+        self.keyring = keyring
+        self.settler = settler
+
+    def default_cap(self, model: ModelInfo, requested: int | None) -> int:
+        """The output cap to pay for: what was asked (at most the model's limit), else the default."""
+        limit = model.max_output_tokens
+        if requested is None:
+            return limit or self.settings.default_max_output_tokens
+        return min(requested, limit) if limit else requested
+
+    async def reserve(
+        self,
+        caller: Caller,
+        model: ModelInfo,
+        prompt_bound: int,
+        cap: int,
+        n: int,
+        endpoint: str,
+        stream: bool,
+    ) -> Reservation:
+        """Hold the worst case; lower `cap` to what the balance (or key cap) pays; 402 below a minimum."""
+        mult = caller.group.multiplier_ppm
+        floor_cap = min(cap, self.settings.min_reply_tokens)
+        want = worst_case(prompt_bound, cap * n, model.prices, mult)
+        floor = worst_case(prompt_bound, floor_cap * n, model.prices, mult)
+        room = self.keyring.room(caller.entry)
+        if room is not None:
+            if room < floor:
+                raise insufficient_quota("This API key has reached its spend cap.")
+            want = min(want, room)
+        lease, amount = None, 0
+        if want > 0:
+            lease, amount = await self.leases.reserve(caller.key.user_id, want, floor)
+            if lease is None:
+                raise insufficient_quota(
+                    "Your balance is too low for this request. Top up your balance and try again."
+                )
+            self.keyring.hold(caller.key.id, amount)
+        granted = cap
+        if amount < worst_case(prompt_bound, cap * n, model.prices, mult):
+            granted = max(
+                floor_cap, min(cap, affordable_output_tokens(amount, prompt_bound, model.prices, mult) // n)
+            )
+        return Reservation(
+            caller, model, endpoint, stream, lease, amount, granted, granted < cap, time.monotonic()
+        )
+
+    def finish(self, r: Reservation, outcome: Outcome) -> int:
+        """Queue the request's settlement and free its hold; returns the charge."""
+        mult = r.caller.group.multiplier_ppm
+        prices = r.model.prices
+        charge = min(price_of(outcome.usage, prices, mult), r.amount)
+        route = outcome.route
+        cost = price_of(outcome.usage, route.costs, PPM) if route else 0
+        key_id = r.caller.key.id
+        lease = r.lease
+        if lease is not None:
+            self.leases.finish(lease, r.amount, charge)
+        if r.amount:
+            self.keyring.finish(key_id, r.amount, charge)
+        settlement = self._settlement(r, outcome, charge, cost)
+
+        def committed() -> None:
+            if lease is not None:
+                self.leases.committed(lease, charge)
+            if r.amount:
+                self.keyring.committed(key_id, charge)
+
+        self.settler.put(settlement, committed)
+        return charge
+
+    def _settlement(self, r: Reservation, outcome: Outcome, charge: int, cost: int) -> Settlement:
+        usage = outcome.usage
+        route = outcome.route
+        elapsed_ms = int((time.monotonic() - r.started) * 1000)
+        return Settlement(
+            request_id=r.caller.request_id,
+            client_request_id=r.caller.client_request_id,
+            user_id=r.caller.key.user_id,
+            hold_id=r.lease.hold_id if r.lease else None,
+            api_key_id=r.caller.key.id,
+            model=r.model.slug,
+            charge=charge,
+            cost=cost,
+            status=outcome.status,
+            provider=route.provider.name if route else "",
+            upstream_model=route.upstream_model if route else "",
+            endpoint=r.endpoint,
+            stream=r.stream,
+            http_status=outcome.http_status,
+            prompt_tokens=usage.prompt_tokens,
+            cached_tokens=usage.cached_tokens,
+            completion_tokens=usage.completion_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_source=outcome.usage_source,
+            input_price=r.model.prices.input,
+            cached_input_price=r.model.prices.cached,
+            output_price=r.model.prices.output,
+            multiplier_ppm=r.caller.group.multiplier_ppm,
+            latency_ms=elapsed_ms,
+            ttft_ms=outcome.ttft_ms,
+            error=outcome.error[:2000],
+        )

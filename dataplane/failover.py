@@ -1,0 +1,194 @@
+"""The attempt loop: try a model's routes in order until one answers.
+
+Before the first byte reaches the client, a connect error, a timeout, a 429, a 5xx, or a
+credential problem on the provider's side (401/402/403) moves on to the next route and counts
+against the provider's health. Other upstream 4xx answers are the client's problem and are
+returned with their status (422 becomes 400) in our error shape.
+
+When every route failed: with one route tried, the client sees what happened to it (504 for a
+timeout, 502 otherwise, 503 when the provider rate-limited us); with several, or none left to
+try (all cooling down), 503 `service_unavailable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import httpx
+import orjson
+
+from dataplane.errors import GatewayError, service_unavailable, upstream_error, upstream_timeout
+from dataplane.gateway import Gateway
+from dataplane.routing import candidates
+from dataplane.snapshot import ModelInfo, RouteInfo
+from dataplane.upstreams.base import Upstream
+
+log = logging.getLogger("tollgate.dataplane.failover")
+
+RETRYABLE_4XX = {401, 402, 403, 408, 409, 429}
+ERROR_BODY_LIMIT = 64 * 1024
+
+MakeRequest = Callable[[Upstream, RouteInfo], httpx.Request]
+
+
+@dataclass
+class Attempt:
+    """An upstream response that answered 2xx, with the route and adapter that produced it."""
+
+    response: httpx.Response
+    route: RouteInfo
+    adapter: Upstream
+    payload: dict[str, Any] | None = None
+
+
+@dataclass
+class Failure:
+    """Why one route did not work."""
+
+    route: RouteInfo
+    kind: str  # timeout | connect | status | invalid
+    detail: str
+    status: int = 0
+    retry_after: int | None = None
+
+
+@dataclass
+class Failures:
+    items: list[Failure] = field(default_factory=list)
+
+
+def is_timeout(exc: httpx.HTTPError) -> bool:
+    """Timeouts by what really happened (the aiohttp transport reports refused connections as timeouts)."""
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientError | OSError) and not isinstance(cause, asyncio.TimeoutError):
+        return False
+    return isinstance(exc, httpx.TimeoutException) or isinstance(cause, asyncio.TimeoutError)
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    value = response.headers.get("retry-after", "")
+    return min(max(int(float(value)), 1), 60) if value.replace(".", "", 1).isdigit() else None
+
+
+def _upstream_message(raw: bytes) -> dict[str, Any]:
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return {}
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        return error
+    return {"message": error} if isinstance(error, str) else {}
+
+
+def client_error(response: httpx.Response, raw: bytes) -> GatewayError:
+    """An upstream 4xx that is about the request itself, in our shape."""
+    error = _upstream_message(raw)
+    status = 400 if response.status_code == 422 else response.status_code
+    message = str(
+        error.get("message") or f"The upstream provider rejected the request ({response.status_code})."
+    )
+    code = error.get("code")
+    param = error.get("param")
+    return GatewayError(
+        status,
+        message,
+        str(error.get("type") or "invalid_request_error"),
+        str(code) if code is not None else None,
+        str(param) if param is not None else None,
+    )
+
+
+def exhausted(model: ModelInfo, failures: list[Failure]) -> GatewayError:
+    """The error once no route is left."""
+    if not failures:
+        return service_unavailable(
+            f"No provider is available for `{model.slug}` right now; try again shortly.", 5
+        )
+    if len(failures) == 1:
+        f = failures[0]
+        text = f"The upstream provider for `{model.slug}` failed: {f.detail}."
+        if f.kind == "timeout":
+            return upstream_timeout(f"The upstream provider for `{model.slug}` timed out.")
+        if f.status == 429:
+            return service_unavailable(
+                f"The upstream provider for `{model.slug}` is rate limiting us.", f.retry_after or 1
+            )
+        return upstream_error(text)
+    details = "; ".join(f"{f.route.provider.name}: {f.detail}" for f in failures)
+    return service_unavailable(f"All {len(failures)} providers for `{model.slug}` failed ({details}).")
+
+
+async def _read_json(response: httpx.Response) -> dict[str, Any] | None:
+    await response.aread()
+    try:
+        payload = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return None
+    return payload if isinstance(payload, dict) and not payload.get("error") else None
+
+
+async def _try(
+    gateway: Gateway, route: RouteInfo, adapter: Upstream, make: MakeRequest, read_body: bool
+) -> Attempt | Failure:
+    try:
+        response = await gateway.client.send(make(adapter, route), stream=True)
+    except httpx.HTTPError as exc:
+        kind = "timeout" if is_timeout(exc) else "connect"
+        return Failure(route, kind, f"{'timed out' if kind == 'timeout' else 'connection failed'} ({exc!s})")
+    status = response.status_code
+    if status >= 400:
+        raw = await _bounded(response)
+        if status >= 500 or status in RETRYABLE_4XX:
+            return Failure(route, "status", f"HTTP {status}", status, _retry_after(response))
+        gateway.health.succeeded(route.provider.id)
+        raise client_error(response, raw)
+    if not read_body:
+        return Attempt(response, route, adapter)
+    try:
+        payload = await _read_json(response)
+    except httpx.HTTPError as exc:
+        kind = "timeout" if is_timeout(exc) else "connect"
+        return Failure(route, kind, f"reading the reply failed ({exc!s})")
+    finally:
+        await response.aclose()
+    if payload is None:
+        return Failure(route, "invalid", "the reply was not a JSON object")
+    return Attempt(response, route, adapter, payload)
+
+
+async def _bounded(response: httpx.Response) -> bytes:
+    raw = b""
+    try:
+        async for chunk in response.aiter_bytes():
+            raw += chunk
+            if len(raw) > ERROR_BODY_LIMIT:
+                break
+    except httpx.HTTPError:
+        pass  # The status already says it failed; the body only adds detail.
+    finally:
+        await response.aclose()
+    return raw
+
+
+async def open_upstream(
+    gateway: Gateway, model: ModelInfo, make: MakeRequest, read_body: bool, failures: Failures
+) -> Attempt:
+    """The first route that answers 2xx (its body read and parsed when `read_body`)."""
+    for route in candidates(model.routes, gateway.health, gateway.rng):
+        adapter = gateway.adapters.get(route.provider.kind)
+        if adapter is None:
+            continue
+        result = await _try(gateway, route, adapter, make, read_body)
+        if isinstance(result, Attempt):
+            gateway.health.succeeded(route.provider.id)
+            return result
+        log.warning("route %s via %s failed: %s", model.slug, route.provider.name, result.detail)
+        gateway.health.failed(route.provider.id)
+        failures.items.append(result)
+    raise exhausted(model, failures.items)

@@ -1,0 +1,150 @@
+"""The data plane's long-lived parts, created in the app's lifespan and shared by all requests.
+
+One `httpx.AsyncClient` (on the aiohttp transport unless a test injects another), a thread pool
+for every database call, the in-memory snapshot of models and routes, the key cache, the lease
+book, the settlement writer and provider health. Background tasks poll the config version about
+once a second (reloading caches when it moves) and maintain leases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import httpx
+from httpx_aiohttp import AiohttpTransport
+from peewee import DatabaseError, InterfaceError
+
+from dataplane.billing import Billing
+from dataplane.keyring import Keyring
+from dataplane.leases import LeaseBook
+from dataplane.routing import ProviderHealth
+from dataplane.settlements import Settler
+from dataplane.snapshot import Snapshot, load_snapshot
+from dataplane.upstreams import make_adapters
+from shared.config_version import read_config_version
+from shared.db import db
+from shared.settings import Settings
+
+log = logging.getLogger("tollgate.dataplane")
+
+T = TypeVar("T")
+DB_THREADS = 4
+UPSTREAM_CONNECTIONS = 512
+
+
+def _read_version() -> int:
+    with db.connection_context():
+        return read_config_version()
+
+
+def _loaded(secret_key: Any) -> Snapshot:
+    version = _read_version()
+    return load_snapshot(version, secret_key)
+
+
+def default_transport() -> httpx.AsyncBaseTransport:
+    """The aiohttp transport: httpx's API, aiohttp's connection pool (much faster under load)."""
+    return AiohttpTransport(
+        limits=httpx.Limits(
+            max_connections=UPSTREAM_CONNECTIONS, max_keepalive_connections=UPSTREAM_CONNECTIONS
+        ),
+        trust_env=False,
+    )
+
+
+class Gateway:
+    """Shared state of one data-plane process."""
+
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self.holder = f"dataplane:{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.executor = ThreadPoolExecutor(max_workers=DB_THREADS, thread_name_prefix="tollgate-db")
+        self.client = httpx.AsyncClient(
+            transport=transport or default_transport(),
+            trust_env=False,
+            timeout=httpx.Timeout(60.0, connect=settings.upstream_connect_timeout_s),
+        )
+        self.keyring = Keyring(self.run_db)
+        self.leases = LeaseBook(
+            self.run_db,
+            self.holder,
+            settings.lease_chunk_nano,
+            settings.lease_ttl_s,
+            settings.lease_idle_release_s,
+        )
+        self.settler = Settler(self.run_db, settings.settle_flush_interval_s)
+        self.billing = Billing(settings, self.leases, self.keyring, self.settler)
+        self.health = ProviderHealth(settings.provider_failure_threshold, settings.provider_cooldown_s)
+        self.adapters = make_adapters(settings)
+        self.rng = random.Random()
+        self.snapshot = Snapshot(0, {}, ())
+        self.started_at = time.time()
+        self.db_checked_at = 0.0
+        self.db_reachable = False
+        self._tasks: list[asyncio.Task] = []
+
+    async def run_db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking database function in the DB thread pool."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args))
+
+    async def start(self) -> None:
+        """Load caches and start the background tasks."""
+        self.snapshot = await self.run_db(_loaded, self.settings.secret_key)
+        self._db_ok()
+        self.settler.start()
+        self._tasks = [
+            asyncio.create_task(self._watch_config(), name="tollgate-config"),
+            asyncio.create_task(self._maintain_leases(), name="tollgate-leases"),
+        ]
+
+    async def stop(self) -> None:
+        """Drain settlements, give leases back, close the client and the thread pool."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.settler.close()
+        await self.leases.close_all()
+        await self.client.aclose()
+        self.executor.shutdown(wait=True)
+
+    def _db_ok(self) -> None:
+        self.db_reachable = True
+        self.db_checked_at = time.monotonic()
+
+    async def reload(self) -> None:
+        """Poll the config version once; reload the snapshot and forget cached keys if it moved."""
+        try:
+            version = await self.run_db(_read_version)
+            if version != self.snapshot.version:
+                self.snapshot = await self.run_db(load_snapshot, version, self.settings.secret_key)
+                self.keyring.clear()
+            self._db_ok()
+        except (DatabaseError, InterfaceError) as exc:
+            # Serving from the caches is still right; /api/status reports the database as down.
+            self.db_reachable = False
+            log.warning("cannot read the config version: %s", exc)
+
+    async def _watch_config(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.config_poll_interval_s)
+            await self.reload()
+
+    async def _maintain_leases(self) -> None:
+        interval = max(0.05, min(self.settings.lease_idle_release_s / 2, self.settings.lease_ttl_s / 8, 1.0))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.leases.maintain()
+            except (DatabaseError, InterfaceError) as exc:
+                log.error("lease maintenance failed (will retry): %s", exc)

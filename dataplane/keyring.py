@@ -1,0 +1,85 @@
+"""API keys in memory, and each key's spend against its cap.
+
+Keys are looked up by hash on first use (in the DB thread pool), then served from memory.
+Unknown hashes are remembered briefly too, so a client hammering a bad key costs one query a
+second, not one per request. The whole cache is dropped whenever the config version moves
+(revocation, disabled users, new caps), which the gateway checks about once a second.
+
+Spend caps: a key may spend `spend_cap`. What it has spent is the DB's `spent` at load time,
+plus what this process committed since (minus what was already committed at load time), plus
+charges queued for settlement, plus holds of requests in flight. The estimate can only run
+high for a moment (when a commit lands between the DB read and the cache fill), never low.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from dataplane.snapshot import KeyInfo, load_key
+from shared.keys import hash_key
+
+UNKNOWN_TTL_S = 1.0
+
+RunDB = Callable[..., Awaitable]
+
+
+@dataclass(frozen=True)
+class CachedKey:
+    """A key as loaded, with this process's committed spend at the moment it was loaded."""
+
+    info: KeyInfo | None
+    committed_mark: int
+    loaded_at: float
+
+
+class Keyring:
+    """The key cache and per-key spend accounting of one data-plane process."""
+
+    def __init__(self, run_db: RunDB) -> None:
+        self._run_db = run_db
+        self._cache: dict[str, CachedKey] = {}
+        self._committed: defaultdict[int, int] = defaultdict(int)
+        self._outstanding: defaultdict[int, int] = defaultdict(int)
+
+    def clear(self) -> None:
+        """Forget every cached key (the config changed)."""
+        self._cache.clear()
+
+    async def lookup(self, secret: str) -> CachedKey:
+        """The cached entry for a key secret, loading it from the database on a miss."""
+        key_hash = hash_key(secret)
+        entry = self._cache.get(key_hash)
+        now = time.monotonic()
+        if entry is not None and (entry.info is not None or now - entry.loaded_at < UNKNOWN_TTL_S):
+            return entry
+        # Snapshot our committed totals before the read: a commit that lands in between is then
+        # counted twice (safe), never missed.
+        marks = dict(self._committed)
+        info = await self._run_db(load_key, key_hash)
+        entry = CachedKey(info, marks.get(info.id, 0) if info is not None else 0, now)
+        self._cache[key_hash] = entry
+        return entry
+
+    def room(self, entry: CachedKey) -> int | None:
+        """How much more the key may spend (None: no cap)."""
+        info = entry.info
+        if info is None or info.spend_cap is None:
+            return None
+        committed_since = self._committed[info.id] - entry.committed_mark
+        return info.spend_cap - info.spent - committed_since - self._outstanding[info.id]
+
+    def hold(self, key_id: int, amount: int) -> None:
+        """A request of this key holds `amount` while it runs."""
+        self._outstanding[key_id] += amount
+
+    def finish(self, key_id: int, held: int, charge: int) -> None:
+        """The request is done: its hold is replaced by its (queued) charge."""
+        self._outstanding[key_id] += charge - held
+
+    def committed(self, key_id: int, charge: int) -> None:
+        """A queued charge was written to the database."""
+        self._outstanding[key_id] -= charge
+        self._committed[key_id] += charge

@@ -1,0 +1,167 @@
+"""What the data plane keeps in memory: models, routes, providers, and API keys with their groups.
+
+`load_snapshot` and `load_key` read the database and are synchronous: the gateway calls them
+in its DB thread pool, never on the event loop. Provider keys are decrypted here, once per
+load, never per request. A snapshot is immutable; a new one replaces it when the config
+version moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from shared.db import db
+from shared.models import ApiKey, CatalogModel, Group, Provider, Route, User
+from shared.money import Prices
+from shared.settings import Secret
+from shared.vault import decrypt
+
+
+@dataclass(frozen=True)
+class ProviderInfo:
+    """An enabled upstream provider with its decrypted credential."""
+
+    id: int
+    name: str
+    kind: str
+    base_url: str
+    api_key: str = field(repr=False)
+    timeout_s: float
+
+
+@dataclass(frozen=True)
+class RouteInfo:
+    """One way to serve a model, with what the provider charges us (per 1M tokens)."""
+
+    id: int
+    provider: ProviderInfo
+    upstream_model: str
+    priority: int
+    weight: int
+    costs: Prices
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A catalog model, its sale prices and its enabled routes (highest priority first)."""
+
+    id: int
+    slug: str
+    modality: str
+    context_length: int | None
+    max_output_tokens: int | None
+    prices: Prices
+    created: int
+    routes: tuple[RouteInfo, ...]
+
+
+@dataclass(frozen=True)
+class GroupInfo:
+    """A customer group's multiplier and model allow-list (None: all models)."""
+
+    id: int
+    multiplier_ppm: int
+    allowed_models: frozenset[str] | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything routing and pricing need, loaded at one config version."""
+
+    version: int
+    models: dict[str, ModelInfo]
+    providers: tuple[ProviderInfo, ...]
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """An API key as the data plane needs it, with its owner's status and group."""
+
+    id: int
+    user_id: int
+    user_status: str
+    group: GroupInfo
+    allowed_models: frozenset[str] | None
+    spend_cap: int | None
+    spent: int
+    expires_at: dt.datetime | None
+    revoked: bool
+
+
+def _allowed(models: list[str] | None) -> frozenset[str] | None:
+    return frozenset(models) if models else None
+
+
+def _providers(secret_key: Secret) -> dict[int, ProviderInfo]:
+    return {
+        p.id: ProviderInfo(
+            p.id,
+            p.name,
+            p.kind,
+            p.base_url.rstrip("/"),
+            decrypt(p.api_key_encrypted, secret_key),
+            p.timeout_s,
+        )
+        for p in Provider.select().where(Provider.enabled == True)  # noqa: E712
+    }
+
+
+def _routes(providers: dict[int, ProviderInfo]) -> dict[int, list[RouteInfo]]:
+    by_model: dict[int, list[RouteInfo]] = {}
+    for r in Route.select().where(Route.enabled == True).order_by(Route.priority.desc(), Route.id):  # noqa: E712
+        provider = providers.get(r.provider_id)
+        if provider is None:
+            continue
+        costs = Prices(r.input_cost, r.output_cost, r.cached_input_cost)
+        info = RouteInfo(r.id, provider, r.upstream_model, r.priority, max(r.weight, 1), costs)
+        by_model.setdefault(r.model_id, []).append(info)
+    return by_model
+
+
+def load_snapshot(version: int, secret_key: Secret) -> Snapshot:
+    """Read models, routes, providers and groups (blocking; run it in a thread)."""
+    with db.connection_context():
+        providers = _providers(secret_key)
+        routes = _routes(providers)
+        models = {
+            m.slug: ModelInfo(
+                m.id,
+                m.slug,
+                m.modality,
+                m.context_length,
+                m.max_output_tokens,
+                Prices(m.input_price, m.output_price, m.cached_input_price),
+                int(m.created_at.replace(tzinfo=dt.UTC).timestamp()),
+                tuple(routes.get(m.id, ())),
+            )
+            for m in CatalogModel.select().where(CatalogModel.enabled == True)  # noqa: E712
+        }
+    return Snapshot(version, models, tuple(providers.values()))
+
+
+def load_key(key_hash: str) -> KeyInfo | None:
+    """The key with this hash and its owner (blocking; run it in a thread), or None."""
+    with db.connection_context():
+        row = (
+            ApiKey.select(ApiKey, User, Group)
+            .join(User)
+            .join(Group)
+            .where(ApiKey.key_hash == key_hash)
+            .first()
+        )
+        if row is None:
+            return None
+        return KeyInfo(
+            id=row.id,
+            user_id=row.user_id,
+            user_status=row.user.status,
+            group=GroupInfo(
+                row.user.group.id, row.user.group.multiplier_ppm, _allowed(row.user.group.allowed_models)
+            ),
+            allowed_models=_allowed(row.allowed_models),
+            spend_cap=row.spend_cap,
+            spent=row.spent,
+            expires_at=row.expires_at,
+            revoked=row.revoked_at is not None,
+        )

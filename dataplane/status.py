@@ -1,0 +1,49 @@
+"""GET /api/status: public, cheap health (no database call on the request path)."""
+
+from __future__ import annotations
+
+import time
+from importlib.metadata import PackageNotFoundError, version
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dataplane.gateway import Gateway
+
+
+def _version() -> str:
+    try:
+        return version("tollgate")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+VERSION = _version()
+
+
+async def status(request: Request) -> Response:
+    """Version, uptime, whether the database answered the last config poll, providers summary.
+
+    503 when the database is unreachable, so a load balancer can take this process out.
+    """
+    gateway: Gateway = request.state.gateway
+    settings = gateway.settings
+    checked_ago = time.monotonic() - gateway.db_checked_at
+    reachable = gateway.db_reachable and checked_ago <= max(5 * settings.config_poll_interval_s, 5.0)
+    providers = gateway.snapshot.providers
+    cooling = gateway.health.cooling()
+    body = {
+        "status": "ok" if reachable else "degraded",
+        "version": VERSION,
+        "uptime_s": int(time.time() - gateway.started_at),
+        "database": {"reachable": reachable, "checked_s_ago": round(checked_ago, 1)},
+        "providers": {
+            "total": len(providers),
+            "available": sum(1 for p in providers if p.id not in cooling),
+            "cooling_down": sorted(p.name for p in providers if p.id in cooling),
+        },
+        "models": sum(1 for m in gateway.snapshot.models.values() if m.routes),
+        "settlements_queued": gateway.settler.queued,
+    }
+    return Response(orjson.dumps(body), 200 if reachable else 503, media_type="application/json")

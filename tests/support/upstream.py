@@ -1,0 +1,256 @@
+"""A fake OpenAI-compatible provider: a real HTTP server (Starlette on uvicorn) that tests script.
+
+    fake = FakeUpstream()
+    with ServerThread(fake.app()) as server:            # base URL: server.url + "/v1"
+        fake.script(Reply(status=500), Reply(text="ok"))  # the next two requests, in order
+        fake.default = Reply(usage=(7, 3))               # every request after those
+        ...
+        fake.requests[-1].body                           # what the gateway forwarded
+
+A `Reply` says how to answer one request: status and error body, latency before the headers,
+the text or tool calls, the usage reported (None: none at all), and for streams where to stall
+(silence) or drop (cut the connection mid-stream). Embeddings are always answered with float
+vectors, whatever `encoding_format` asks for, like many real upstreams.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+
+class DroppedStream(Exception):
+    """Raised inside a streaming body to make the server cut the connection."""
+
+
+@dataclass
+class Reply:
+    """How the fake answers one request."""
+
+    status: int = 200
+    text: str = "Hello from upstream"
+    pieces: list[str] | None = None  # stream deltas; default: the text split at spaces
+    tool_calls: list[dict[str, Any]] | None = None  # [{"id", "name", "arguments"}]
+    usage: tuple[int, int] | None = (10, 5)  # (prompt, completion) or None: report no usage
+    cached_tokens: int = 0
+    latency_s: float = 0.0  # before the response headers
+    stall_before_s: float = 0.0  # after the headers, before the first chunk
+    stall_after: int | None = None  # stall after this many content chunks ...
+    stall_s: float = 0.0  # ... for this long (or until the fake is reset)
+    drop_after: int | None = None  # cut the connection after this many content chunks
+    error_after: int | None = None  # send an SSE error event after this many content chunks
+    error: dict[str, Any] | None = None  # error body for status >= 400
+    retry_after: str | None = None
+    vector: list[float] = field(default_factory=lambda: [0.5, -1.25, 2.0, 0.1])
+
+
+@dataclass
+class Logged:
+    """One request the fake received."""
+
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+def _pieces(reply: Reply) -> list[str]:
+    if reply.pieces is not None:
+        return reply.pieces
+    words = reply.text.split(" ")
+    return [words[0]] + [" " + w for w in words[1:]] if reply.text else []
+
+
+class FakeUpstream:
+    """The scriptable state of one fake provider (shared between the test and the server thread)."""
+
+    def __init__(self, name: str = "fake") -> None:
+        self.name = name
+        self.default = Reply()
+        self.queue: list[Reply] = []
+        self.requests: list[Logged] = []
+        self.released = threading.Event()
+        self.lock = threading.Lock()
+
+    def reset(self) -> None:
+        """Forget the script and the log; end any stall in progress."""
+        self.released.set()
+        with self.lock:
+            self.default = Reply()
+            self.queue = []
+            self.requests = []
+        self.released = threading.Event()
+
+    def script(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies, in order (then `default`)."""
+        with self.lock:
+            self.queue.extend(replies)
+
+    def _next(self) -> Reply:
+        with self.lock:
+            return self.queue.pop(0) if self.queue else self.default
+
+    def app(self) -> Starlette:
+        """The ASGI app to serve."""
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+            ]
+        )
+
+    async def _pause(self, seconds: float) -> None:
+        released = self.released
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not released.is_set():
+            await asyncio.sleep(0.01)
+
+    async def _receive(self, request: Request) -> tuple[Reply, dict[str, Any]]:
+        body = json.loads(await request.body())
+        with self.lock:
+            self.requests.append(Logged(request.url.path, dict(request.headers), body))
+        reply = self._next()
+        await self._pause(reply.latency_s)
+        return reply, body
+
+    def _error(self, reply: Reply) -> Response:
+        body = reply.error or {
+            "error": {"message": f"fake upstream says {reply.status}", "type": "server_error"}
+        }
+        headers = {"retry-after": reply.retry_after} if reply.retry_after else None
+        return JSONResponse(body, reply.status, headers=headers)
+
+    async def _chat(self, request: Request) -> Response:
+        reply, body = await self._receive(request)
+        if reply.status >= 400:
+            return self._error(reply)
+        if body.get("stream"):
+            return StreamingResponse(self._stream(reply, body), media_type="text/event-stream")
+        return JSONResponse(_completion(reply, body))
+
+    async def _stream(self, reply: Reply, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        await self._pause(reply.stall_before_s)
+        chunks = _chunks(reply, body)
+        for i, chunk in enumerate(chunks["content"]):
+            if i == reply.stall_after:
+                await self._pause(reply.stall_s)
+            if i == reply.drop_after:
+                raise DroppedStream("cut by the test script")
+            if i == reply.error_after:
+                yield _sse({"error": {"message": "the model crashed", "type": "server_error", "code": None}})
+                return
+            yield _sse(chunk)
+        for chunk in chunks["tail"]:
+            yield _sse(chunk)
+        yield b"data: [DONE]\n\n"
+
+    async def _embeddings(self, request: Request) -> Response:
+        reply, body = await self._receive(request)
+        if reply.status >= 400:
+            return self._error(reply)
+        inputs = body["input"]
+        items = [inputs] if isinstance(inputs, str) or (inputs and isinstance(inputs[0], int)) else inputs
+        data = [
+            {"object": "embedding", "index": i, "embedding": [v + i for v in reply.vector]}
+            for i in range(len(items))
+        ]
+        payload: dict[str, Any] = {"object": "list", "data": data, "model": body["model"]}
+        if reply.usage is not None:
+            payload["usage"] = {"prompt_tokens": reply.usage[0], "total_tokens": reply.usage[0]}
+        return JSONResponse(payload)
+
+
+def _sse(payload: dict[str, Any]) -> bytes:
+    return b"data: " + json.dumps(payload, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _usage(reply: Reply) -> dict[str, Any] | None:
+    if reply.usage is None:
+        return None
+    prompt, completion = reply.usage
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+    }
+
+
+def _tool_calls(reply: Reply) -> list[dict[str, Any]]:
+    return [
+        {"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}}
+        for c in reply.tool_calls or []
+    ]
+
+
+def _completion(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": None if reply.tool_calls else reply.text}
+    if reply.tool_calls:
+        message["tool_calls"] = _tool_calls(reply)
+    payload: dict[str, Any] = {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": 1763770000,
+        "model": body["model"],
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "logprobs": None,
+                "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+            }
+        ],
+    }
+    usage = _usage(reply)
+    if usage is not None:
+        payload["usage"] = usage
+    return payload
+
+
+def _chunk(body: dict[str, Any], delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion.chunk",
+        "created": 1763770000,
+        "model": body["model"],
+        "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+    }
+
+
+def _tool_deltas(reply: Reply, body: dict[str, Any]) -> list[dict[str, Any]]:
+    chunks = []
+    for index, call in enumerate(reply.tool_calls or []):
+        head = {
+            "index": index,
+            "id": call["id"],
+            "type": "function",
+            "function": {"name": call["name"], "arguments": ""},
+        }
+        chunks.append(_chunk(body, {"tool_calls": [head]}))
+        args = call["arguments"]
+        for part in (args[: len(args) // 2], args[len(args) // 2 :]):
+            chunks.append(_chunk(body, {"tool_calls": [{"index": index, "function": {"arguments": part}}]}))
+    return chunks
+
+
+def _chunks(reply: Reply, body: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The content chunks (which stalls and drops count) and the tail (finish, usage)."""
+    content = [_chunk(body, {"role": "assistant", "content": ""})]
+    if reply.tool_calls:
+        content += _tool_deltas(reply, body)
+    else:
+        content += [_chunk(body, {"content": piece}) for piece in _pieces(reply)]
+    tail = [_chunk(body, {}, "tool_calls" if reply.tool_calls else "stop")]
+    usage = _usage(reply)
+    if usage is not None and (body.get("stream_options") or {}).get("include_usage"):
+        tail.append({**_chunk(body, {}), "choices": [], "usage": usage})
+    return {"content": content, "tail": tail}
