@@ -30,7 +30,10 @@ def test_signup_creates_a_customer_and_signs_in(web: Console) -> None:
     [
         ({"email": "not-an-email", "password": PASSWORD, "confirm": PASSWORD}, "not a valid email"),
         ({"email": "x@example.com", "password": "short", "confirm": "short"}, "At least 8 characters"),
-        ({"email": "x@example.com", "password": PASSWORD, "confirm": "other thing"}, "Passwords do not match"),
+        (
+            {"email": "x@example.com", "password": PASSWORD, "confirm": "other thing"},
+            "Passwords do not match",
+        ),
     ],
 )
 def test_signup_rerenders_with_field_errors(web: Console, form: dict, message: str) -> None:
@@ -89,9 +92,14 @@ def test_password_change_checks_the_old_one_and_signs_out_other_sessions(
     user = create_user("frank@example.com", PASSWORD)
     for browser in (web, other_web):
         assert browser.post("/login", {"email": user.email, "password": PASSWORD}).status_code == 303
-    bad = web.post("/account/password", {"current": "wrong one", "password": "new password 1", "confirm": "new password 1"})
+    bad = web.post(
+        "/account/password",
+        {"current": "wrong one", "password": "new password 1", "confirm": "new password 1"},
+    )
     assert "not your current password" in text(bad)
-    good = web.post("/account/password", {"current": PASSWORD, "password": "new password 1", "confirm": "new password 1"})
+    good = web.post(
+        "/account/password", {"current": PASSWORD, "password": "new password 1", "confirm": "new password 1"}
+    )
     assert good.status_code == 303
     assert verify_password(User.get_by_id(user.id).password_hash, "new password 1")
     assert web.get("/").status_code == 200  # this session continues
