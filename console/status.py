@@ -33,12 +33,10 @@ class GatewayStatus:
 
 
 def _providers(raw: Any) -> list[dict[str, Any]]:
-    if isinstance(raw, dict):
-        items = raw.get("items") if isinstance(raw.get("items"), list) else None
-        if items is None:
-            return [{"name": k, **(v if isinstance(v, dict) else {"status": v})} for k, v in raw.items()]
-        raw = items
-    return [p if isinstance(p, dict) else {"name": str(p)} for p in raw] if isinstance(raw, list) else []
+    """Per-provider rows when the data plane lists them (a summary dict stays among the facts)."""
+    if isinstance(raw, list):
+        return [p if isinstance(p, dict) else {"name": str(p)} for p in raw]
+    return []
 
 
 def fetch_status(base_url: str) -> GatewayStatus:
@@ -57,7 +55,7 @@ def fetch_status(base_url: str) -> GatewayStatus:
     if not isinstance(payload, dict):
         return GatewayStatus(False, url, latency, "unexpected answer from the gateway")
     providers = _providers(payload.get("providers"))
-    facts = {k: v for k, v in payload.items() if k != "providers"}
+    facts = {k: v for k, v in payload.items() if not (k == "providers" and providers)}
     return GatewayStatus(response.status_code == 200, url, latency, "", facts, providers)
 
 
