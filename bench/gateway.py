@@ -12,7 +12,16 @@ from pathlib import Path
 
 import orjson
 
-from bench.processes import BenchError, Children, http_get, listening_socket, log_tail, pin, wait_for_http
+from bench.processes import (
+    BenchError,
+    Children,
+    free_port,
+    http_get,
+    listening_socket,
+    log_tail,
+    pin,
+    wait_for_http,
+)
 
 DATAPLANE_FACTORY = "dataplane.app:create_app"
 CHAT_PATH = "/v1/chat/completions"
@@ -41,14 +50,18 @@ def start_upstream(children: Children, workdir: Path, cpus: set[int] | None) -> 
     return Server(proc, port, log, "python -m bench.upstream (asyncio + httptools on uvloop)")
 
 
-def dataplane_argv(fd: int, port: int, factory: str | None) -> list[str]:
-    """uvicorn on the app `factory` (no access log), or `tollgate serve-api` (the Procfile's) when None."""
+def dataplane_argv(port: int, factory: str | None) -> list[str]:
+    """uvicorn on the app `factory` (no access log), or `tollgate serve-api` (the Procfile's) when None.
+
+    Not uvicorn's `--fd`: it wraps the descriptor as a UNIX socket, so connections would go without
+    TCP_NODELAY and every response would wait ~40 ms for the client's delayed ACK.
+    """
     if factory is None:
         tollgate = shutil.which("tollgate", path=str(Path(sys.executable).parent)) or "tollgate"
         return [tollgate, "serve-api", "--port", str(port)]
     return [
         sys.executable,
-        *("-m", "uvicorn", "--factory", factory, "--fd", str(fd)),
+        *("-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1", "--port", str(port)),
         *("--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"),
     ]
 
@@ -75,19 +88,13 @@ def start_dataplane(
     cpus: set[int] | None,
 ) -> Server:
     """Start one data-plane process on a throw-away var/ dir and wait for `GET /api/status`."""
-    sock = listening_socket()
-    fd, port = sock.fileno(), sock.getsockname()[1]
-    argv = dataplane_argv(fd, port, factory)
-    env = dataplane_env(database_url, secret_key, port, workdir / "var")
+    port = free_port()
+    argv = dataplane_argv(port, factory)
     log = workdir / "dataplane.log"
-    if factory is None:
-        sock.close()  # the CLI binds by port number itself
-    proc = children.start(argv, env, log, pass_fds=[] if factory is None else [fd])
-    sock.close()
+    proc = children.start(argv, dataplane_env(database_url, secret_key, port, workdir / "var"), log)
     pin(proc.pid, cpus)
     wait_for_http(proc, port, "/api/status", log, timeout_s=60)
-    shown = " ".join([Path(argv[0]).name, *argv[1:]]).replace(f"--fd {fd}", "--fd <free port>")
-    return Server(proc, port, log, shown)
+    return Server(proc, port, log, " ".join([Path(argv[0]).name, *argv[1:]]))
 
 
 def post_chat(port: int, body: bytes, key: str) -> tuple[int, bytes]:

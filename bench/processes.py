@@ -34,6 +34,13 @@ def listening_socket() -> socket.socket:
     return sock
 
 
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for servers that bind by number)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def pin(pid: int, cpus: set[int] | None) -> None:
     """Restrict `pid` to `cpus` (no-op when None)."""
     if cpus:
