@@ -13,9 +13,16 @@ from tests.support import databases
 
 
 @pytest.fixture(scope="session")
-def prepared_urls(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Backend name -> URL of a migrated database, filled on first use."""
-    return {}
+def prepared_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """Backend name -> URL of a migrated database, filled on first use; dropped at the end."""
+    urls: dict[str, str] = {}
+    yield urls
+    if "postgres" in urls:
+        if not db.is_closed():
+            db.close()
+        if hasattr(db.obj, "close_all"):
+            db.obj.close_all()
+        databases.drop_postgres_database(urls["postgres"])
 
 
 @pytest.fixture(params=databases.BACKENDS)

@@ -14,18 +14,13 @@ from shared.models import ALL_MODELS
 from tests.cli.conftest import Cli
 from tests.support import databases
 
-FRESH_POSTGRES_URL = databases.POSTGRES_URL.rsplit("/", 1)[0] + "/tollgate_test_cli_upgrade"
-
 
 def _fresh_url(backend: str, tmp_path: Path) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'fresh.db'}"
-    databases.ensure_postgres_database(FRESH_POSTGRES_URL)
-    database = open_database(FRESH_POSTGRES_URL)
-    database.execute_sql("DROP SCHEMA public CASCADE")
-    database.execute_sql("CREATE SCHEMA public")
-    database.close_all()
-    return FRESH_POSTGRES_URL
+    url = databases.session_postgres_url() + "_fresh"
+    databases.create_postgres_database(url)
+    return url
 
 
 def test_upgrade_creates_the_schema_once(backend: str, tmp_path: Path) -> None:
@@ -47,6 +42,7 @@ def test_upgrade_creates_the_schema_once(backend: str, tmp_path: Path) -> None:
         database.close()
         if hasattr(database, "close_all"):
             database.close_all()
+            databases.drop_postgres_database(url)
 
 
 def test_upgrade_on_a_current_database_says_so(cli: Cli) -> None:

@@ -1,5 +1,8 @@
 """Test databases: one migrated SQLite file and one PostgreSQL database per test session.
 
+The PostgreSQL database is named after the test process (`tollgate_test_<pid>`) and dropped when
+the session ends, so two runs on one machine never touch each other's rows.
+
 Each test gets an empty schema (tables truncated), so tests never see each other's rows.
 """
 
@@ -22,10 +25,9 @@ POSTGRES_URL = os.environ.get(
 BACKENDS = ("sqlite", "postgres")
 
 
-def ensure_postgres_database(url: str) -> None:
-    """Create the test database if it does not exist (connecting to the server's `postgres` db)."""
+def _server_command(url: str, sql: str) -> None:
+    """Run one statement on the server's `postgres` database (CREATE/DROP DATABASE)."""
     parsed = urlparse(url)
-    name = parsed.path.lstrip("/")
     conn = psycopg2.connect(
         dbname="postgres",
         host=parsed.hostname,
@@ -36,11 +38,28 @@ def ensure_postgres_database(url: str) -> None:
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(f'CREATE DATABASE "{name}"')
+            cur.execute(sql)
     finally:
         conn.close()
+
+
+def session_postgres_url(base_url: str = POSTGRES_URL) -> str:
+    """A database name of this test process's own, so parallel runs never share tables."""
+    parsed = urlparse(base_url)
+    return parsed._replace(path=f"{parsed.path}_{os.getpid()}").geturl()
+
+
+def create_postgres_database(url: str) -> None:
+    """(Re)create the empty database named by `url`."""
+    name = urlparse(url).path.lstrip("/")
+    _server_command(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _server_command(url, f'CREATE DATABASE "{name}"')
+
+
+def drop_postgres_database(url: str) -> None:
+    """Drop the database named by `url` (closing other sessions on it)."""
+    name = urlparse(url).path.lstrip("/")
+    _server_command(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def prepare(backend: str, tmp_dir: Path) -> str:
@@ -49,11 +68,9 @@ def prepare(backend: str, tmp_dir: Path) -> str:
         url = f"sqlite:///{tmp_dir / 'tollgate-test.db'}"
         init_db(url)
     else:
-        url = POSTGRES_URL
-        ensure_postgres_database(url)
+        url = session_postgres_url()
+        create_postgres_database(url)
         init_db(url)
-        db.execute_sql("DROP SCHEMA public CASCADE")
-        db.execute_sql("CREATE SCHEMA public")
     migrations.upgrade()
     db.close()
     return url
