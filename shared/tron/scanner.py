@@ -16,7 +16,6 @@ import datetime as dt
 import logging
 import os
 import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,12 +89,14 @@ class Scanner:
         node_factory: NodeFactory | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         lease_ttl_s: float = 120.0,
+        holder: str | None = None,
     ) -> None:
         self.settings = settings
         self.node_factory = node_factory or (lambda c: default_node(c, settings.tron_node_timeout_s))
         self.clock = clock
         self.lease_ttl_s = lease_ttl_s
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        # One identity per process, so that each run of the job renews the same lease.
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}"
 
     def run_once(self) -> ScanReport:
         """Scan once if configured, not backing off and holding the lease."""

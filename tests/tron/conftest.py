@@ -106,7 +106,7 @@ class Customer:
 
 
 def make_customer(email: str, xpub: str = XPUB) -> Customer:
-    user = create_user(email, "password123")
+    user = create_user(email)
     return Customer(user, addresses.assign(user.id, xpub))
 
 
