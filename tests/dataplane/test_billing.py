@@ -1,0 +1,214 @@
+"""Money through the real data plane: holds, lowered caps, 402, spend caps, multipliers, concurrency."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import openai
+import pytest
+
+from shared import accounts, billing
+from shared.models import UsageRecord
+from tests.dataplane.helpers import (
+    CHAT_MODEL,
+    Customer,
+    Shop,
+    active_holds,
+    balance,
+    charges,
+    eventually,
+    usage_for,
+)
+from tests.support.servers import ServerThread
+from tests.support.upstream import FakeUpstream, Reply
+
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def _raw_hold(body_bytes: int, output: int) -> int:
+    """What a request's worst case costs at the test prices (1,000 and 2,000 nano per token)."""
+    return body_bytes * 1_000 + output * 2_000
+
+
+def test_402_when_even_a_minimal_reply_is_unaffordable(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    poor = stocked.customer(50_000)  # 50 tokens of input at most: less than any prompt bound
+    gateway = start_gateway()
+
+    with pytest.raises(openai.APIStatusError) as caught:
+        poor.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+
+    assert caught.value.status_code == 402
+    assert caught.value.code == "insufficient_quota"
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert upstream.requests == []
+    assert balance(poor.user_id) == 50_000
+    assert active_holds() == 0
+
+
+def test_output_cap_is_lowered_to_what_the_balance_pays(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    customer = stocked.customer(1_000_000)  # $0.001
+    gateway = start_gateway()
+    upstream.script(Reply(usage=(10, 5)))
+
+    raw = customer.client(gateway.url).chat.completions.with_raw_response.create(
+        model=CHAT_MODEL, messages=HELLO, max_tokens=100_000
+    )
+
+    lowered = int(raw.headers["x-tollgate-max-tokens-lowered"])
+    sent = upstream.requests[-1].body["max_tokens"]
+    assert sent == lowered
+    assert 16 <= lowered < 500  # ≤ (1,000,000 − prompt bound × 1,000) / 2,000
+    assert raw.parse().choices[0].message.content
+    [record] = usage_for(1)
+    assert record.charge == 10 * 1_000 + 5 * 2_000
+
+
+def test_default_cap_is_lowered_with_max_completion_tokens(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    customer = stocked.customer(1_000_000)
+    gateway = start_gateway()
+
+    raw = customer.client(gateway.url).chat.completions.with_raw_response.create(
+        model=CHAT_MODEL, messages=HELLO
+    )
+
+    forwarded = upstream.requests[-1].body
+    assert forwarded["max_completion_tokens"] == int(raw.headers["x-tollgate-max-tokens-lowered"])
+    assert "max_tokens" not in forwarded
+
+
+def test_uncapped_request_with_enough_balance_is_forwarded_untouched(
+    gateway: ServerThread, upstream: FakeUpstream, alice: Customer
+) -> None:
+    raw = alice.client(gateway.url).chat.completions.with_raw_response.create(
+        model=CHAT_MODEL,
+        messages=HELLO,
+        max_tokens=50,
+        max_completion_tokens=40,
+        temperature=0.25,
+        extra_body={"top_k": 7, "vendor_thing": {"nested": [1, 2]}},
+    )
+
+    forwarded = upstream.requests[-1].body
+    assert "x-tollgate-max-tokens-lowered" not in raw.headers
+    assert forwarded["max_tokens"] == 50 and forwarded["max_completion_tokens"] == 40
+    assert forwarded["temperature"] == 0.25
+    assert forwarded["top_k"] == 7 and forwarded["vendor_thing"] == {"nested": [1, 2]}
+    assert forwarded["messages"] == HELLO
+
+
+def test_key_spend_cap_is_enforced(stocked: Shop, upstream: FakeUpstream, start_gateway: Callable) -> None:
+    capped = stocked.customer(10_000_000_000, spend_cap=120_000)
+    gateway = start_gateway()
+    upstream.default = Reply(usage=(10, 5))  # 20,000 each
+    client = capped.client(gateway.url)
+
+    statuses = []
+    for _ in range(8):
+        try:
+            client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=20)
+            statuses.append(200)
+        except openai.APIStatusError as exc:
+            statuses.append(exc.status_code)
+
+    assert 402 in statuses
+    assert sum(charges(capped.user_id)) <= 120_000
+    successes = statuses.count(200)
+    usage_for(successes)
+    assert sum(charges(capped.user_id)) == successes * 20_000
+
+
+def test_group_multiplier_applies_to_the_charge(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    group = accounts.get_or_create_group("premium")
+    group.multiplier_ppm = 1_500_000
+    group.save()
+    customer = stocked.customer(1_000_000_000, group="premium")
+    gateway = start_gateway()
+    upstream.script(Reply(usage=(3, 1)))
+
+    customer.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+
+    [record] = usage_for(1)
+    assert record.charge == (3 * 1_000 + 1 * 2_000) * 3 // 2
+    assert record.cost == 3 * 1_000 + 1 * 2_000
+    assert record.multiplier_ppm == 1_500_000
+
+
+def test_over_delivery_is_charged_at_most_the_hold_but_recorded_in_full(
+    gateway: ServerThread, upstream: FakeUpstream, alice: Customer
+) -> None:
+    upstream.script(Reply(usage=(10, 1_000_000)))
+
+    alice.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=10)
+
+    [record] = usage_for(1)
+    assert record.completion_tokens == 1_000_000
+    assert record.cost == 10 * 1_000 + 1_000_000 * 2_000
+    assert 10 * 2_000 < record.charge < 10_000 * 1_000  # the hold: prompt bound plus 10 output tokens
+
+
+def test_upstream_failure_is_not_billed(
+    gateway: ServerThread, upstream: FakeUpstream, alice: Customer
+) -> None:
+    upstream.script(Reply(status=503))
+
+    with pytest.raises(openai.InternalServerError):
+        alice.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+
+    [record] = usage_for(1)
+    assert (record.status, record.charge, record.http_status) == ("error", 0, 502)
+    assert charges(alice.user_id) == []
+    gateway.stop()
+    assert balance(alice.user_id) == 10_000_000_000
+
+
+def test_concurrent_requests_never_overdraw_and_bill_each_success_once(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    # Each request holds its prompt bound plus 400 output tokens (~0.9M nano) and costs 500,000.
+    customer = stocked.customer(3_000_000)
+    gateway = start_gateway(min_reply_tokens=400)
+    upstream.default = Reply(usage=(100, 200), latency_s=0.2)
+    client = customer.client(gateway.url)
+    results: list[int] = []
+
+    def call() -> None:
+        try:
+            client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=400)
+            results.append(200)
+        except openai.APIStatusError as exc:
+            results.append(exc.status_code)
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    successes = results.count(200)
+    assert 1 <= successes < 10 and results.count(402) == 10 - successes
+    usage_for(successes)
+    assert charges(customer.user_id) == [500_000] * successes
+    gateway.stop()
+    assert balance(customer.user_id) == 3_000_000 - successes * 500_000 >= 0
+    assert active_holds() == 0
+    assert billing.reconcile() == []
+    assert UsageRecord.select().count() == successes
+
+
+def test_leases_are_given_back_when_idle(
+    gateway: ServerThread, upstream: FakeUpstream, alice: Customer
+) -> None:
+    alice.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+    usage_for(1)
+
+    eventually(lambda: active_holds() == 0, what="the idle lease to be released")
+    assert balance(alice.user_id) == 10_000_000_000 - 20_000
