@@ -22,6 +22,7 @@ from shared.db import db, init_db, is_postgres
 from shared.models import Hold, KeyValue, User, utcnow
 from shared.money import format_usd
 from shared.settings import Settings
+from shared.tron.jobs import scan_deposits
 
 log = logging.getLogger("tollgate.worker")
 
@@ -109,8 +110,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("heartbeat", heartbeat, every=15),
     JobSpec("expire_stale_holds", expire_holds, every=30),
     JobSpec("reconcile_balances", reconcile_balances, every=300),
-    # Deposit scanning registers here, e.g.
-    # JobSpec("scan_tron_deposits", scan_deposits, every=lambda s: s.tron_scan_interval_s),
+    JobSpec("scan_tron_deposits", scan_deposits, every=lambda s: s.tron_scan_interval_s),
 )
 
 
