@@ -32,7 +32,7 @@ from bench.gateway import (
     start_upstream,
     upstream_served,
 )
-from bench.processes import REPO_ROOT, BenchError, Children, memory_kb, stop
+from bench.processes import REPO_ROOT, BenchError, Children, cpu_seconds, memory_kb, stop
 from bench.report import HEADER, RULE, Cell, Report, mb
 from bench.seed import MODEL, UPSTREAM_KEY, Seeded, seed
 from bench.wrk import WrkError, WrkResult, ensure_wrk, run_wrk, wrk_version
@@ -125,13 +125,18 @@ def describe_setup(plan: Plan, wrk: str, upstream: Server, gateway: Server) -> l
     ]
 
 
-def measure(wrk: str, plan: Plan, port: int, key: str, mode: str, conns: int) -> tuple[WrkResult, WrkResult]:
-    """Warm up, then measure one target; returns (warm-up, measured) results."""
-    url = f"http://127.0.0.1:{port}{CHAT_PATH}"
+def measure(
+    wrk: str, plan: Plan, target: Server, key: str, mode: str, conns: int
+) -> tuple[WrkResult, WrkResult, float]:
+    """Warm up, then measure one target; returns (warm-up, measured, the target's CPU share)."""
+    url = f"http://127.0.0.1:{target.port}{CHAT_PATH}"
     body = request_body(mode == "stream")
     wrk_cpus = plan.upstream_cpus
     warm = run_wrk(wrk, url, conns, plan.warmup_s, body, key, wrk_cpus)
-    return warm, run_wrk(wrk, url, conns, plan.measure_s, body, key, wrk_cpus)
+    cpu_before, wall_before = cpu_seconds(target.proc.pid), time.monotonic()
+    result = run_wrk(wrk, url, conns, plan.measure_s, body, key, wrk_cpus)
+    share = (cpu_seconds(target.proc.pid) - cpu_before) / (time.monotonic() - wall_before)
+    return warm, result, share
 
 
 def run_matrix(
@@ -140,12 +145,12 @@ def run_matrix(
     """Every mode × concurrency, straight at the upstream and through the gateway, added to `cells`."""
     for mode in MODES:
         for conns in plan.concurrency:
-            _, direct = measure(wrk, plan, upstream.port, DIRECT_KEY, mode, conns)
-            warm, through = measure(wrk, plan, gateway.port, key, mode, conns)
+            _, direct, _ = measure(wrk, plan, upstream, DIRECT_KEY, mode, conns)
+            warm, through, cpu = measure(wrk, plan, gateway, key, mode, conns)
             tally.ok += warm.ok + through.ok
             tally.cut_bound += 2 * conns
             tally.warmup_errors += warm.errors
-            cell = Cell(mode, conns, direct, through)
+            cell = Cell(mode, conns, direct, through, cpu)
             cells.append(cell)
             print(cell.row(), file=sys.stderr, flush=True)
 
@@ -165,6 +170,8 @@ def run(plan: Plan, workdir: Path, children: Children, report: Report) -> None:
     print(f"{HEADER}\n{RULE}", file=sys.stderr, flush=True)
     run_matrix(wrk, plan, upstream, gateway, seeded.api_key, tally, report.cells)
     loaded = memory_kb(gateway.proc.pid)
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    report.notes.append(f"load average after the load {load} (other processes on this machine count too)")
     report.notes.append(
         f"memory (data plane RSS): idle {mb(idle.get('VmRSS'))}, after load {mb(loaded.get('VmRSS'))}, "
         f"peak {mb(loaded.get('VmHWM'))}"

@@ -141,6 +141,13 @@ def memory_kb(pid: int) -> dict[str, int]:
     return found
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process, all its threads, in seconds."""
+    # The command name (field 2) may contain spaces; the fields after it are fixed.
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _raise_interrupt(signum: int, frame: object) -> None:
     # SIGTERM takes the same path as Ctrl-C, so the `finally` blocks stop every child.
     raise KeyboardInterrupt

@@ -10,9 +10,9 @@ from bench.wrk import WrkResult
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 HEADER = (
     "| mode | conns | direct req/s | gateway req/s | direct p50 | gateway p50 | added p50 "
-    "| direct p99 | gateway p99 | added p99 | errors direct / gateway |"
+    "| direct p99 | gateway p99 | added p99 | gateway CPU | errors direct / gateway |"
 )
-RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+RULE = "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,7 @@ class Cell:
     connections: int
     direct: WrkResult
     gateway: WrkResult
+    gateway_cpu: float
 
     @property
     def valid(self) -> bool:
@@ -46,6 +47,7 @@ class Cell:
             ms(d.p99_us),
             ms(g.p99_us),
             ms(g.p99_us - d.p99_us, signed=True),
+            f"{self.gateway_cpu:.0%}",
             errors,
         ]
         return "| " + " | ".join(cells) + " |"
