@@ -4,7 +4,11 @@
   var source = document.getElementById("chart-data");
   if (!holder || !source || typeof uPlot === "undefined") return;
   var data = JSON.parse(source.textContent);
-  var usd = function (u, v) { return v == null ? "" : "$" + v.toFixed(v < 1 ? 4 : 2); };
+  var usd = function (u, v) {
+    if (v == null) return "";
+    if (v === 0) return "$0";
+    return "$" + (Math.abs(v) >= 1 ? v.toFixed(2) : Number(v.toPrecision(2)).toString());
+  };
   var opts = {
     width: holder.clientWidth || 800,
     height: 240,

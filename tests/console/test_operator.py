@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from playhouse.test_utils import assert_query_count
 
-from shared.accounts import create_key, get_or_create_group
+from shared.accounts import create_key, create_user, get_or_create_group
 from shared.billing import Settlement, settle
 from shared.catalog import add_model_route, add_provider
 from shared.config_version import read_config_version
@@ -236,3 +237,15 @@ def test_revenue_totals_and_margin(
     assert other_customer.email in by_customer and "$0.000003" in by_customer
     export = text(web.get("/operator/usage/export.csv"))
     assert export.count("\n") == 4 and customer.email in export
+
+
+def test_users_list_is_one_query_whatever_the_rows(web: Console, operator: User) -> None:
+    web.login_as(operator)
+    web.get("/operator/users")
+    with assert_query_count(2):  # the session user, the page of users with their groups
+        web.get("/operator/users")
+    for i in range(30):
+        create_user(f"user{i}@example.com")
+    with assert_query_count(2):
+        body = text(web.get("/operator/users"))
+    assert "user29@example.com" in body
