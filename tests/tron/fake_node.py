@@ -59,6 +59,7 @@ class Fault:
     delay_s: float = 0.0
     drop: bool = False
     times: int | None = None  # None: until cleared
+    skip: int = 0  # let this many matching requests through first
 
 
 @dataclass
@@ -253,6 +254,9 @@ class FakeTronNode:
 
     def _fault_for(self, path: str) -> Fault | None:
         for fault in self.faults:
+            if fault.path in path and fault.skip > 0:
+                fault.skip -= 1
+                continue
             if fault.path in path and (fault.times is None or fault.times > 0):
                 if fault.times is not None:
                     fault.times -= 1
