@@ -8,6 +8,7 @@ from flask import Blueprint, render_template
 from flask_login import login_required
 
 from console.access import me
+from shared.billing import held_for
 from shared.money import NANO_PER_USD
 from shared.reports import UsageFilter, daily_series, spend_summary, usage_query
 
@@ -32,6 +33,7 @@ def index():
     return render_template(
         "dashboard/index.html",
         user=user,
+        held=held_for(user.id),
         summary=spend_summary(user.id),
         series=series,
         chart=chart,

@@ -9,7 +9,7 @@ from console.access import me, operator_required
 from console.forms import AdjustForm, UserGroupForm, nano_of
 from console.htmx import render_page
 from shared.accounts import set_user_status
-from shared.billing import InsufficientBalance, adjust
+from shared.billing import InsufficientBalance, adjust, held_for
 from shared.group_admin import group_by_id, set_user_group
 from shared.models import ApiKey, Group, User
 from shared.pagination import page_number, paginate
@@ -53,6 +53,7 @@ def show(user_id: int, adjust_form: AdjustForm | None = None):
     return render_template(
         "users/show.html",
         user=user,
+        held=held_for(user.id),
         keys=list(ApiKey.select().where(ApiKey.user == user.id).order_by(ApiKey.id.desc())),
         usage=list(usage_query(UsageFilter(user_id=user.id)).limit(DETAIL_ROWS)),
         ledger=list(ledger_query(user.id).limit(DETAIL_ROWS)),

@@ -299,6 +299,12 @@ def _touch_keys(fresh: list[Settlement]) -> None:
         ApiKey.update(last_used_at=when).where(ApiKey.id == key_id).execute()
 
 
+def held_for(user_id: int) -> int:
+    """What active holds set aside from this user's balance (requests in flight, data-plane leases)."""
+    total = Hold.select(fn.SUM(Hold.amount)).where((Hold.user == user_id) & (Hold.state == "active")).scalar()
+    return int(total or 0)
+
+
 # --- checks -------------------------------------------------------------------------------
 
 
