@@ -60,10 +60,10 @@ def txid_of(info: Any) -> str | None:
 
 def failure_of(info: dict[str, Any]) -> str:
     """Why the transaction did not succeed, or "" if it did."""
-    if info.get("result", "SUCCESS") not in ("SUCCESS", "SUCESS"):
-        return f"transaction failed ({info.get('result')})"
     receipt = info.get("receipt")
     outcome = receipt.get("result") if isinstance(receipt, dict) else None
+    if info.get("result", "SUCCESS") not in ("SUCCESS", "SUCESS"):
+        return f"transaction failed ({outcome or info.get('result')})"
     if outcome != "SUCCESS":
         return f"transaction did not succeed (receipt {outcome or 'missing'})"
     return ""

@@ -88,6 +88,7 @@ class FakeTronNode:
         self.page_size = page_size
         self.auto_solidify = True
         self.broadcast_error: str | None = None
+        self.revert_next_call = False  # e.g. the balance was frozen between balanceOf and transfer
         self.counter = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -404,7 +405,12 @@ class FakeTronNode:
     def _execute_trigger(self, txid: str, raw: dict[str, Any], value: dict[str, Any]) -> None:
         owner, contract, data = value["owner_address"], value["contract_address"], value["data"]
         to, amount = "41" + data[8 + 24 : 8 + 64], int(data[8 + 64 : 8 + 128], 16)
-        if self.accounts[owner] < SWEEP_ENERGY_FEE_SUN or self.tokens.get((contract, owner), 0) < amount:
+        revert, self.revert_next_call = self.revert_next_call, False
+        if (
+            revert
+            or self.accounts[owner] < SWEEP_ENERGY_FEE_SUN
+            or self.tokens.get((contract, owner), 0) < amount
+        ):
             reason = "OUT_OF_ENERGY" if self.accounts[owner] < SWEEP_ENERGY_FEE_SUN else "REVERT"
             self.accounts[owner] = max(0, self.accounts[owner] - SWEEP_ENERGY_FEE_SUN)
             self.add_info(

@@ -61,7 +61,9 @@ def test_config_refuses_a_private_key_or_a_wrong_depth(settings: Settings) -> No
     with pytest.raises(InvalidInput, match="private key"):
         config.update({"xpub": account.PrivateKey().ToExtended()}, settings.secret_key)
     with pytest.raises(InvalidInput, match="depth 3"):
-        config.update({"xpub": account.Change(Bip44Changes.CHAIN_EXT).PublicKey().ToExtended()}, settings.secret_key)
+        config.update(
+            {"xpub": account.Change(Bip44Changes.CHAIN_EXT).PublicKey().ToExtended()}, settings.secret_key
+        )
     assert config.load(settings.secret_key).xpub == ""
 
 
