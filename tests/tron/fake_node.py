@@ -365,7 +365,7 @@ class FakeTronNode:
     def _broadcast(self, body: dict[str, Any]) -> dict[str, Any]:
         raw = body.get("raw_data", {})
         txid = _txid_of(raw)
-        if self.broadcast_error:
+        if self.broadcast_error and self.broadcast_error != "DUP_TRANSACTION_ERROR":
             code, self.broadcast_error = self.broadcast_error, None
             return {"result": False, "code": code, "message": code.encode().hex(), "txid": txid}
         if txid in self.txs:
@@ -393,6 +393,14 @@ class FakeTronNode:
             self._execute_trigger(txid, raw, contract["parameter"]["value"])
         if self.auto_solidify:
             self.solidify()
+        if self.broadcast_error == "DUP_TRANSACTION_ERROR":  # it got in via another node first
+            self.broadcast_error = None
+            return {
+                "result": False,
+                "code": "DUP_TRANSACTION_ERROR",
+                "message": "6475702074786964",
+                "txid": txid,
+            }
         return {"result": True, "code": "SUCCESS", "txid": txid}
 
     def _execute_trx(self, txid: str, raw: dict[str, Any], value: dict[str, Any]) -> None:

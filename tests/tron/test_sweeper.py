@@ -75,7 +75,9 @@ def test_broadcast_errors_are_recorded_as_failed(
     assert fake.token_balance(alice.address.address) == 25_000_000
 
 
-def test_duplicate_broadcast_counts_as_sent(fake: FakeTronNode, alice: Customer, sweeper: Sweeper) -> None:
+def test_a_sweep_in_flight_is_settled_not_sent_again(
+    fake: FakeTronNode, alice: Customer, sweeper: Sweeper
+) -> None:
     fake.add_transfer(SENDER, alice.address.address, 25_000_000)
     fake.accounts[alice.address.address_hex] = 100_000_000
     fake.solidify()
@@ -86,6 +88,18 @@ def test_duplicate_broadcast_counts_as_sent(fake: FakeTronNode, alice: Customer,
     [second] = sweeper.run()  # settles the sweep in flight instead of sending another
     assert second.status == "skipped" and TronSweep.get().status == "confirmed"
     assert TronSweep.select().count() == 1 and fake.token_balance(TREASURY) == 25_000_000
+
+
+def test_duplicate_transaction_error_counts_as_sent(
+    fake: FakeTronNode, alice: Customer, sweeper: Sweeper
+) -> None:
+    fake.add_transfer(SENDER, alice.address.address, 25_000_000)
+    fake.accounts[alice.address.address_hex] = 100_000_000
+    fake.solidify()
+    fake.broadcast_error = "DUP_TRANSACTION_ERROR"
+    [outcome] = sweeper.run()
+    assert outcome.status == "swept" and TronSweep.get().status == "confirmed"
+    assert fake.token_balance(TREASURY) == 25_000_000
 
 
 def test_a_reverted_sweep_is_failed_not_swept(fake: FakeTronNode, alice: Customer, sweeper: Sweeper) -> None:
