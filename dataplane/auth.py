@@ -6,11 +6,18 @@ sessions (cookies) are never looked at here.
 
 from __future__ import annotations
 
+from peewee import DatabaseError, InterfaceError
 from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from dataplane.billing import Caller
-from dataplane.errors import bad_request, invalid_api_key, model_not_found, permission_denied
+from dataplane.errors import (
+    bad_request,
+    invalid_api_key,
+    model_not_found,
+    permission_denied,
+    service_unavailable,
+)
 from dataplane.gateway import Gateway
 from dataplane.snapshot import ModelInfo
 from shared.models import utcnow
@@ -31,7 +38,10 @@ async def authenticate(request: Request, gateway: Gateway) -> Caller:
     secret = extract_key(request.headers)
     if not secret:
         raise invalid_api_key("You didn't provide an API key. Send it as `Authorization: Bearer <key>`.")
-    entry = await gateway.keyring.lookup(secret)
+    try:
+        entry = await gateway.keyring.lookup(secret)
+    except (DatabaseError, InterfaceError) as exc:
+        raise service_unavailable("The key database is unavailable; try again shortly.") from exc
     info = entry.info
     if info is None or info.revoked:
         raise invalid_api_key("Incorrect API key provided.")

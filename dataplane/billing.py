@@ -35,7 +35,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from dataplane.errors import insufficient_quota
+from peewee import DatabaseError, InterfaceError
+
+from dataplane.errors import insufficient_quota, service_unavailable
 from dataplane.keyring import CachedKey, Keyring
 from dataplane.leases import Lease, LeaseBook
 from dataplane.settlements import Settler
@@ -112,6 +114,9 @@ class Billing:
     ) -> Reservation:
         """Hold the worst case; lower `cap` to what the balance (or key cap) pays; 402 below a minimum."""
         mult = caller.group.multiplier_ppm
+        if model.context_length:
+            # The upstream cannot read more than its context window, whatever the body's size.
+            prompt_bound = min(prompt_bound, model.context_length)
         floor_cap = min(cap, self.settings.min_reply_tokens)
         want = worst_case(prompt_bound, cap * n, model.prices, mult)
         floor = worst_case(prompt_bound, floor_cap * n, model.prices, mult)
@@ -122,12 +127,8 @@ class Billing:
             want = min(want, room)
         lease, amount = None, 0
         if want > 0:
-            lease, amount = await self.leases.reserve(caller.key.user_id, want, floor)
-            if lease is None:
-                raise insufficient_quota(
-                    "Your balance is too low for this request. Top up your balance and try again."
-                )
-            self.keyring.hold(caller.key.id, amount)
+            lease, amount = await self._carve(caller, want, floor)
+        granted = cap
         granted = cap
         if amount < worst_case(prompt_bound, cap * n, model.prices, mult):
             granted = max(
@@ -136,6 +137,23 @@ class Billing:
         return Reservation(
             caller, model, endpoint, stream, lease, amount, granted, granted < cap, time.monotonic()
         )
+
+    async def _carve(self, caller: Caller, want: int, floor: int) -> tuple[Lease, int]:
+        key_id = caller.key.id
+        # Count against the key's cap before waiting, so concurrent requests cannot all pass the check.
+        self.keyring.hold(key_id, want)
+        amount = 0
+        try:
+            lease, amount = await self.leases.reserve(caller.key.user_id, want, floor)
+        except (DatabaseError, InterfaceError) as exc:
+            raise service_unavailable("The billing database is unavailable; try again shortly.") from exc
+        finally:
+            self.keyring.hold(key_id, amount - want)
+        if lease is None:
+            raise insufficient_quota(
+                "Your balance is too low for this request. Top up your balance and try again."
+            )
+        return lease, amount
 
     def finish(self, r: Reservation, outcome: Outcome) -> int:
         """Queue the request's settlement and free its hold; returns the charge."""

@@ -133,11 +133,21 @@ async def _read_json(response: httpx.Response) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) and not payload.get("error") else None
 
 
+async def _send(gateway: Gateway, request: httpx.Request) -> httpx.Response:
+    """Send once more if a pooled keep-alive connection turned out to be closed by the server."""
+    try:
+        return await gateway.client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        if not isinstance(exc.__cause__, aiohttp.ServerDisconnectedError):
+            raise
+    return await gateway.client.send(request, stream=True)
+
+
 async def _try(
     gateway: Gateway, route: RouteInfo, adapter: Upstream, make: MakeRequest, read_body: bool
 ) -> Attempt | Failure:
     try:
-        response = await gateway.client.send(make(adapter, route), stream=True)
+        response = await _send(gateway, make(adapter, route))
     except httpx.HTTPError as exc:
         kind = "timeout" if is_timeout(exc) else "connect"
         return Failure(route, kind, f"{'timed out' if kind == 'timeout' else 'connection failed'} ({exc!s})")

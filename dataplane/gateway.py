@@ -55,8 +55,11 @@ def _loaded(secret_key: Any) -> Snapshot:
 def default_transport() -> httpx.AsyncBaseTransport:
     """The aiohttp transport: httpx's API, aiohttp's connection pool (much faster under load)."""
     return AiohttpTransport(
+        # Idle connections are dropped after 4 s: before the 5 s keep-alive of many servers closes them.
         limits=httpx.Limits(
-            max_connections=UPSTREAM_CONNECTIONS, max_keepalive_connections=UPSTREAM_CONNECTIONS
+            max_connections=UPSTREAM_CONNECTIONS,
+            max_keepalive_connections=UPSTREAM_CONNECTIONS,
+            keepalive_expiry=4.0,
         ),
         trust_env=False,
     )

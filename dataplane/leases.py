@@ -121,7 +121,8 @@ class LeaseBook:
         async with self._locks.setdefault(user_id, asyncio.Lock()):
             lease = self.leases.get(user_id)
             if lease is None or lease.free < want:
-                lease = await self._top_up(user_id, lease, want, floor)
+                # Shielded: if this request is cancelled meanwhile, the DB change is still recorded.
+                lease = await asyncio.shield(self._top_up(user_id, lease, want, floor))
             if lease is None or lease.free < floor:
                 return None, 0
             got = min(want, lease.free)

@@ -18,7 +18,7 @@ from starlette.responses import Response
 from dataplane.auth import authenticate, resolve_model
 from dataplane.billing import Outcome, Reservation
 from dataplane.bodies import ChatRequest, parse_chat, parse_embeddings, read_json
-from dataplane.errors import GatewayError
+from dataplane.errors import GatewayError, upstream_error
 from dataplane.failover import Attempt, Failures, open_upstream
 from dataplane.gateway import Gateway
 from dataplane.streaming import SSERelay
@@ -116,8 +116,9 @@ async def chat_completions(request: Request) -> Response | SSERelay:
     return Response(attempt.response.content, 200, headers=_billing_headers(r), media_type=JSON)
 
 
-def _base64_vectors(payload: dict[str, Any]) -> bytes:
+def _base64_vectors(payload: dict[str, Any] | None) -> bytes:
     """The reply with every float vector packed as base64 little-endian float32."""
+    assert payload is not None
     for item in payload.get("data") or ():
         vector = item.get("embedding") if isinstance(item, dict) else None
         if isinstance(vector, list):
@@ -153,6 +154,11 @@ async def embeddings(request: Request) -> Response:
             True,
             failures,
         )
+        content = _base64_vectors(attempt.payload) if wanted.base64 else attempt.response.content
+    except (struct.error, TypeError) as exc:
+        error = upstream_error("The upstream provider returned an embedding that is not a list of numbers.")
+        _failed(gateway, r, error, failures)
+        raise error from exc
     except BaseException as exc:
         _failed(gateway, r, exc, failures)
         raise
@@ -162,5 +168,4 @@ async def embeddings(request: Request) -> Response:
     if usage is None:
         usage, source = TokenUsage(_input_tokens(body["input"])), "counted"
     gateway.billing.finish(r, Outcome(usage, route=attempt.route, usage_source=source))
-    content = _base64_vectors(attempt.payload) if wanted.base64 else attempt.response.content
     return Response(content, 200, media_type=JSON)

@@ -115,8 +115,8 @@ class SSERelay:
         finally:
             watcher.cancel()
             keepalive.cancel()
-            await self.attempt.response.aclose()
             self._settle()
+            await self.attempt.response.aclose()
 
     async def _watch_disconnect(self, receive: Receive, main: asyncio.Task) -> None:
         while (await receive())["type"] != "http.disconnect":
