@@ -11,6 +11,7 @@ from console import (
     billing,
     catalog,
     dashboard,
+    deposits,
     docs,
     errors,
     filters,
@@ -45,6 +46,7 @@ BLUEPRINTS = [
     prices.bp,
     groups.bp,
     revenue.bp,
+    deposits.bp,
 ]
 
 
