@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import database, keys, models, providers, serve, usage, users, welcome
+from . import database, keys, models, providers, serve, tron, usage, users, welcome
 
 COMMANDS: list[click.Command] = [
     database.db,
@@ -17,7 +17,7 @@ COMMANDS: list[click.Command] = [
     providers.provider,
     models.model,
     usage.usage,
-    # Deposits add their group here: tron.tron (console/cli/tron.py).
+    tron.tron,
     serve.serve_api,
     serve.serve_console,
     serve.worker,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bip_utils import Bip44, Bip44Changes, Bip44Coins, Bip44Levels
+from bip_utils import Base58ChecksumError, Bip32KeyError, Bip44, Bip44Changes, Bip44Coins, Bip44Levels
 from peewee import IntegrityError, fn
 from tronpy.exceptions import BadAddress
 from tronpy.keys import to_base58check_address, to_hex_address
@@ -52,7 +52,7 @@ def to_base58(address: str) -> str:
 def _account(xpub: str) -> Bip44:
     try:
         account = Bip44.FromExtendedKey(xpub.strip(), Bip44Coins.TRON)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, Base58ChecksumError, Bip32KeyError) as exc:
         raise InvalidInput("xpub", "not an extended public key") from exc
     if not account.IsPublicOnly():
         raise InvalidInput("xpub", "this is a private key: give the account's xpub (watch-only) instead")
