@@ -1,0 +1,1 @@
+"""The data-plane benchmark: `python -m bench` (see bench/README.md)."""
