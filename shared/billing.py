@@ -16,12 +16,15 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from peewee import fn
 
-from shared.db import write_transaction
+from shared.db import BaseModel, db, write_transaction
 from shared.models import ApiKey, Hold, LedgerEntry, UsageRecord, User, utcnow
+
+
+_MAX_PARAMS = 30_000  # bind parameters per INSERT: below SQLite's 32,766 and PostgreSQL's 65,535
 
 
 class InsufficientBalance(Exception):
@@ -209,7 +212,8 @@ class Settlement:
 
     def usage_row(self) -> dict:
         """The usage_record columns."""
-        row = asdict(self)
+        # A shallow copy: asdict() deep-copies every value, which group commit pays per request.
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
         row["user"] = row.pop("user_id")
         row["api_key"] = row.pop("api_key_id")
         row.pop("hold_id")
@@ -234,10 +238,11 @@ def settle(batch: Sequence[Settlement]) -> list[str]:
         fresh = _unique(s for s in batch if s.request_id not in done)
         if not fresh:
             return []
-        UsageRecord.insert_many([s.usage_row() for s in fresh]).execute()
+        _insert_rows(UsageRecord, [s.usage_row() for s in fresh])
         charged = [s for s in fresh if s.charge > 0]
         if charged:
-            LedgerEntry.insert_many(
+            _insert_rows(
+                LedgerEntry,
                 [
                     {
                         "user": s.user_id,
@@ -248,12 +253,30 @@ def settle(batch: Sequence[Settlement]) -> list[str]:
                         "created_at": s.created_at,
                     }
                     for s in charged
-                ]
-            ).execute()
+                ],
+            )
             _take_from_holds(charged)
             _add_key_spend(charged)
         _touch_keys(fresh)
     return [s.request_id for s in fresh]
+
+
+def _insert_rows(model: type[BaseModel], rows: list[dict]) -> None:
+    """Insert rows (all with the same keys) in as few parameterised statements as possible.
+
+    Same effect as `model.insert_many(rows).execute()`, about six times cheaper: peewee builds
+    SQL for every value, which adds up when the data plane settles hundreds of requests at once.
+    """
+    names = list(rows[0])
+    columns = [model._meta.fields[name] for name in names]
+    quoted = ", ".join(f'"{c.column_name}"' for c in columns)
+    placeholders = "(" + ", ".join([db.param] * len(columns)) + ")"
+    per_statement = max(1, _MAX_PARAMS // len(columns))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        params = [c.db_value(row[name]) for row in chunk for name, c in zip(names, columns, strict=True)]
+        values = ", ".join([placeholders] * len(chunk))
+        db.execute_sql(f'INSERT INTO "{model._meta.table_name}" ({quoted}) VALUES {values}', params)
 
 
 def _unique(settlements: Iterable[Settlement]) -> list[Settlement]:
