@@ -22,25 +22,41 @@ class OpenAIUpstream:
 
     def __init__(self, connect_timeout_s: float) -> None:
         self.connect_timeout_s = connect_timeout_s
+        # Parsed URLs and timeouts per provider: httpx's URL parsing is a noticeable cost per request.
+        self._urls: dict[str, httpx.URL] = {}
+        self._timeouts: dict[float, httpx.Timeout] = {}
+
+    def _url(self, base_url: str, path: str) -> httpx.URL:
+        url = self._urls.get(base_url + path)
+        if url is None:
+            url = self._urls[base_url + path] = httpx.URL(base_url + path)
+        return url
+
+    def _timeout(self, seconds: float) -> httpx.Timeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            timeout = self._timeouts[seconds] = httpx.Timeout(seconds, connect=self.connect_timeout_s)
+        return timeout
 
     def _request(
         self, client: httpx.AsyncClient, route: RouteInfo, path: str, body: dict[str, Any], request_id: str
     ) -> httpx.Request:
+        provider = route.provider
         headers = {
             "content-type": "application/json",
             "accept": "application/json",
             "user-agent": USER_AGENT,
             "x-request-id": request_id,
         }
-        if route.provider.api_key:
-            headers["authorization"] = "Bearer " + route.provider.api_key
+        if provider.api_key:
+            headers["authorization"] = "Bearer " + provider.api_key
         body["model"] = route.upstream_model
         return client.build_request(
             "POST",
-            route.provider.base_url + path,
+            self._url(provider.base_url, path),
             content=orjson.dumps(body),
             headers=headers,
-            timeout=httpx.Timeout(route.provider.timeout_s, connect=self.connect_timeout_s),
+            timeout=self._timeout(provider.timeout_s),
         )
 
     def chat_request(
