@@ -115,6 +115,9 @@ class LeaseBook:
 
     async def reserve(self, user_id: int, want: int, floor: int) -> tuple[Lease | None, int]:
         """Carve between `floor` and `want` out of the user's lease; (None, 0) if `floor` is unaffordable."""
+        if time.monotonic() - self._refreshed > self.ttl_s / 2:
+            # The loop was stalled long enough for the worker to expire leases: check before trusting them.
+            await self._refresh()
         lease = self.leases.get(user_id)
         if lease is not None and lease.free >= want:
             return self._carve(lease, want), want
@@ -165,15 +168,21 @@ class LeaseBook:
     async def maintain(self) -> None:
         """Refresh deadlines now and then; hand idle leftovers back to the balance."""
         now = time.monotonic()
-        if now - self._refreshed >= self.ttl_s / 4 and self.leases:
-            self._refreshed = now
-            ids = {lease.hold_id: lease for lease in self.leases.values()}
-            for dead in await self._run_db(_refresh, list(ids), self.ttl_s):
-                log.warning("lease %s expired (was this process stalled?); dropping it", dead)
-                self._drop(ids[dead])
+        if now - self._refreshed >= self.ttl_s / 4:
+            await self._refresh()
         for lease in list(self.leases.values()):
             if lease.reserved == 0 and now - lease.last_used >= self.idle_s:
                 await self._release_idle(lease)
+
+    async def _refresh(self) -> None:
+        """Push every lease's deadline forward; drop the ones the worker already expired."""
+        self._refreshed = time.monotonic()
+        ids = {lease.hold_id: lease for lease in self.leases.values()}
+        if not ids:
+            return
+        for dead in await self._run_db(_refresh, list(ids), self.ttl_s):
+            log.warning("lease %s expired (was this process stalled?); dropping it", dead)
+            self._drop(ids[dead])
 
     async def _release_idle(self, lease: Lease) -> None:
         async with self._locks.setdefault(lease.user_id, asyncio.Lock()):

@@ -1,0 +1,112 @@
+"""Leases across processes, leases the worker expired, and settlement that survives database errors."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import openai
+from peewee import OperationalError
+
+from dataplane.settlements import Settler
+from shared import billing
+from shared.models import Hold, UsageRecord, utcnow
+from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, active_holds, balance, charges, usage_for
+from tests.support.servers import ServerThread
+from tests.support.upstream import FakeUpstream, Reply
+
+HELLO = [{"role": "user", "content": "hello"}]
+
+
+def test_two_data_planes_on_one_database_never_overdraw(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    customer = stocked.customer(3_000_000)
+    gateways = [start_gateway(min_reply_tokens=400), start_gateway(min_reply_tokens=400)]
+    upstream.default = Reply(usage=(100, 200), latency_s=0.2)  # 500,000 each
+    results: list[int] = []
+
+    def call(gateway: ServerThread) -> None:
+        try:
+            customer.client(gateway.url).chat.completions.create(
+                model=CHAT_MODEL, messages=HELLO, max_tokens=400
+            )
+            results.append(200)
+        except openai.APIStatusError as exc:
+            results.append(exc.status_code)
+
+    threads = [threading.Thread(target=call, args=(gateways[i % 2],)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    successes = results.count(200)
+    assert 1 <= successes <= 5 and results.count(402) == 10 - successes
+    usage_for(successes)
+    for gateway in gateways:
+        gateway.stop()
+    assert charges(customer.user_id) == [500_000] * successes
+    assert balance(customer.user_id) == 3_000_000 - 500_000 * successes
+    assert active_holds() == 0
+    assert billing.reconcile() == []
+
+
+def test_a_lease_the_worker_expired_is_replaced(
+    stocked: Shop, alice: Customer, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    gateway = start_gateway(lease_idle_release_s=60)
+    client = alice.client(gateway.url)
+    client.chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+    usage_for(1)
+    # The process "stalled" past its lease deadline: the worker gives the lease back.
+    [expired] = billing.expire_stale_holds(now=utcnow() + dt.timedelta(days=1))
+
+    client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=100_000)
+
+    usage_for(2)
+    assert Hold.get_by_id(expired.id).state == "expired"
+    assert Hold.select().where(Hold.state == "active").count() == 1
+    gateway.stop()
+    assert balance(alice.user_id) == 10_000_000_000 - 2 * 20_000
+    assert billing.reconcile() == []
+
+
+def test_settlement_is_retried_until_the_database_answers(database_url: str, shop: Shop) -> None:
+    customer = shop.customer(1_000_000)
+    hold = billing.open_hold(customer.user_id, "test", 100_000, ttl_s=60)
+    failures = [OperationalError("database is locked"), OperationalError("server closed the connection")]
+    calls: list[int] = []
+
+    async def run_db(fn: Callable[..., Any], *args: Any) -> Any:
+        calls.append(1)
+        if failures:
+            raise failures.pop(0)
+        return await asyncio.to_thread(fn, *args)
+
+    async def scenario() -> list[str]:
+        settler = Settler(run_db, flush_interval_s=0.001)
+        settler.start()
+        done: list[str] = []
+        settlement = billing.Settlement(
+            request_id="req_retry",
+            user_id=customer.user_id,
+            hold_id=hold,
+            api_key_id=customer.key_id,
+            model=CHAT_MODEL,
+            charge=1_234,
+        )
+        settler.put(settlement, lambda: done.append("req_retry"))
+        await settler.close()
+        return done
+
+    done = asyncio.run(scenario())
+
+    assert done == ["req_retry"] and len(calls) == 3
+    assert UsageRecord.get(UsageRecord.request_id == "req_retry").charge == 1_234
+    assert charges(customer.user_id) == [1_234]
+    billing.shrink_hold(hold, 0, close=True)
+    assert balance(customer.user_id) == 1_000_000 - 1_234
