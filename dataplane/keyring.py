@@ -22,6 +22,7 @@ from dataplane.snapshot import KeyInfo, load_key
 from shared.keys import hash_key
 
 UNKNOWN_TTL_S = 1.0
+MAX_UNKNOWN = 10_000  # remembered unknown hashes; a flood of random keys cannot grow memory further
 
 RunDB = Callable[..., Awaitable]
 
@@ -41,26 +42,35 @@ class Keyring:
     def __init__(self, run_db: RunDB) -> None:
         self._run_db = run_db
         self._cache: dict[str, CachedKey] = {}
+        self._unknown: dict[str, CachedKey] = {}
         self._committed: defaultdict[int, int] = defaultdict(int)
         self._outstanding: defaultdict[int, int] = defaultdict(int)
 
     def clear(self) -> None:
         """Forget every cached key (the config changed)."""
         self._cache.clear()
+        self._unknown.clear()
 
     async def lookup(self, secret: str) -> CachedKey:
         """The cached entry for a key secret, loading it from the database on a miss."""
         key_hash = hash_key(secret)
         entry = self._cache.get(key_hash)
+        if entry is not None:
+            return entry
         now = time.monotonic()
-        if entry is not None and (entry.info is not None or now - entry.loaded_at < UNKNOWN_TTL_S):
+        entry = self._unknown.get(key_hash)
+        if entry is not None and now - entry.loaded_at < UNKNOWN_TTL_S:
             return entry
         # Snapshot our committed totals before the read: a commit that lands in between is then
         # counted twice (safe), never missed.
         marks = dict(self._committed)
         info = await self._run_db(load_key, key_hash)
-        entry = CachedKey(info, marks.get(info.id, 0) if info is not None else 0, now)
-        self._cache[key_hash] = entry
+        if info is None:
+            if len(self._unknown) >= MAX_UNKNOWN:
+                self._unknown.clear()
+            entry = self._unknown[key_hash] = CachedKey(None, 0, now)
+            return entry
+        entry = self._cache[key_hash] = CachedKey(info, marks.get(info.id, 0), now)
         return entry
 
     def room(self, entry: CachedKey) -> int | None:
