@@ -212,3 +212,19 @@ def test_leases_are_given_back_when_idle(
 
     eventually(lambda: active_holds() == 0, what="the idle lease to be released")
     assert balance(alice.user_id) == 10_000_000_000 - 20_000
+
+
+def test_lowered_cap_is_announced_on_streams_too(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    customer = stocked.customer(1_000_000)
+    gateway = start_gateway()
+
+    with customer.client(gateway.url).chat.completions.with_streaming_response.create(
+        model=CHAT_MODEL, messages=HELLO, max_completion_tokens=100_000, stream=True
+    ) as response:
+        lowered = int(response.headers["x-tollgate-max-tokens-lowered"])
+        text = "".join(c.choices[0].delta.content or "" for c in response.parse())
+
+    assert text == "Hello from upstream"
+    assert upstream.requests[-1].body["max_completion_tokens"] == lowered < 500
