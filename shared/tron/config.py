@@ -94,6 +94,7 @@ def update(changes: dict[str, str], secret_key: Secret, today: dt.date | None = 
         clean[name] = _validate(name, str(raw).strip())
     if "xpub" in clean:
         _check_xpub_change(clean["xpub"], secret_key)
+    _check_network(clean, secret_key)
     if "rate" in clean:
         clean["rate_set_on"] = (today or dt.date.today()).isoformat()
     with write_transaction():
@@ -152,6 +153,17 @@ def _non_negative_int(name: str, value: str) -> int:
     if number < 0:
         raise InvalidInput(name, "must not be negative")
     return number
+
+
+def _check_network(clean: dict[str, str], secret_key: Secret) -> None:
+    """Refuse the mainnet USDT contract on a test network: testnet credits must never look real."""
+    current = load(secret_key)
+    network = clean.get("network", current.network)
+    contract = clean.get("usdt_contract", current.usdt_contract)
+    if network != "mainnet" and contract == MAINNET_USDT:
+        raise InvalidInput(
+            "usdt_contract", f"{MAINNET_USDT} is mainnet USDT: set the {network} token's contract"
+        )
 
 
 def _check_xpub_change(new_xpub: str, secret_key: Secret) -> None:

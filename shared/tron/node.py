@@ -148,6 +148,13 @@ class TronNode:
             value = int(answer["constant_result"][0], 16)
         return value
 
+    def token_decimals(self, contract: str) -> int:
+        """`decimals()` of a TRC-20 contract."""
+        with guarded("decimals"):
+            answer = self.tron.trigger_constant_contract(ZERO_OWNER, contract, "decimals()", "")
+            value = int(answer["constant_result"][0], 16)
+        return value
+
     def trx_balance(self, address: str) -> int | None:
         """The account's TRX balance in sun; None if the account was never activated."""
         answer = self.post("wallet/getaccount", {"address": address, "visible": True})

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 LEASE_NAME = "tron_scanner"
 MAX_BLOCKS_PER_RUN = 200
+USDT_DECIMALS = 6
 TRONGRID_OVERLAP_MS = 10 * 60 * 1000
 
 NodeFactory = Callable[[TronConfig], TronNode]
@@ -130,6 +131,7 @@ class Scanner:
         if heads.solid < state.solid_seen:
             raise NodeUnavailable(f"the node's solid height went down ({state.solid_seen} -> {heads.solid})")
         state.head_seen, state.solid_seen = heads.head, heads.solid
+        _check_contract(config, node, state)
         if config.discovery == "trongrid":
             report.recorded += scan_hot_addresses(config, node, heads, now)
             return
@@ -160,6 +162,18 @@ class Scanner:
             report.blocks += 1
             save_state(config.network, state)
             lease.acquire(LEASE_NAME, self.holder, self.lease_ttl_s, self.clock())
+
+
+def _check_contract(config: TronConfig, node: TronNode, state: ScannerState) -> None:
+    """Refuse to scan a contract that is not a 6-decimal token (checked once per contract)."""
+    if state.extra.get("contract_checked") == config.usdt_hex:
+        return
+    decimals = node.token_decimals(config.usdt_contract)
+    if decimals != USDT_DECIMALS:
+        raise NodeUnavailable(
+            f"contract {config.usdt_contract} has {decimals} decimals, USDT has 6: not scanning"
+        )
+    state.extra["contract_checked"] = config.usdt_hex
 
 
 def _safe_findings(

@@ -88,6 +88,7 @@ class FakeTronNode:
         self.page_size = page_size
         self.auto_solidify = True
         self.broadcast_error: str | None = None
+        self.decimals: dict[str, int] = {}  # contract hex -> decimals() (6 when absent)
         self.revert_next_call = False  # e.g. the balance was frozen between balanceOf and transfer
         self.counter = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
@@ -318,7 +319,7 @@ class FakeTronNode:
         contract = to_hex_address(body["contract_address"])
         selector = body.get("function_selector")
         if selector == "decimals()":
-            result = format(6, "064x")
+            result = format(self.decimals.get(contract, 6), "064x")
         elif selector == "balanceOf(address)":
             holder = "41" + body["parameter"][24:64]
             result = format(self.tokens.get((contract, holder), 0), "064x")

@@ -15,6 +15,8 @@ from tests.console.conftest import Console, app, text, web  # noqa: F401 (fixtur
 from tests.tron.conftest import SENDER, VECTORS, XPUB, Customer, make_customer
 from tests.tron.fake_node import USDT, FakeTronNode
 
+NILE_TOKEN = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
+
 
 @pytest.fixture
 def shop(app: Flask, tron: config.TronConfig) -> tuple[Customer, Customer]:  # noqa: F811
@@ -115,7 +117,7 @@ def test_operator_edits_settings_and_bad_values_are_refused(
         "network": "nile",
         "node_url": "http://127.0.0.1:9/",
         "api_key": "",
-        "usdt_contract": USDT,
+        "usdt_contract": NILE_TOKEN,
         "min_deposit_micro": "10",
         "rate": "0.98",
         "xpub": XPUB,
@@ -131,5 +133,7 @@ def test_operator_edits_settings_and_bad_values_are_refused(
     assert str(stored.api_key) == "test-api-key"  # an empty field keeps the key
     refused = web.post("/operator/deposits/config", {**form, "xpub": "xprv-nonsense", "rate": "2"})
     assert refused.status_code == 200 and "not an extended public key" in text(refused)
+    mixed = web.post("/operator/deposits/config", {**form, "usdt_contract": USDT, "rate": "2"})
+    assert mixed.status_code == 200 and "is mainnet USDT" in text(mixed)
     assert config.load(settings.secret_key).rate == "0.98"
     assert TronDeposit.select().count() == 0

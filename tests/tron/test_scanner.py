@@ -319,3 +319,25 @@ def test_deposit_row_and_ledger_entry_commit_or_roll_back_together(
     with pytest.raises(Exception, match="tron:mainnet"):
         record(finding, tron)
     assert TronDeposit.select().count() == 0  # the row did not survive the failed credit
+
+
+def test_a_contract_without_6_decimals_is_not_scanned(
+    fake: FakeTronNode, alice: Customer, scanner: Scanner
+) -> None:
+    fake.decimals[USDT_HEX] = 18
+    fake.add_transfer(SENDER, alice.address.address, 12_000_000)
+    fake.solidify()
+    report = scanner.run_once()
+    assert "18 decimals" in report.error and alice.balance == 0
+    assert load_state("mainnet").cursor is None
+
+
+def test_a_node_whose_height_goes_down_is_not_trusted(
+    fake: FakeTronNode, alice: Customer, scanner: Scanner, clock: Clock
+) -> None:
+    scanner.run_once()
+    cursor = load_state("mainnet").cursor
+    fake.solid -= 5
+    clock.advance(30)
+    report = scanner.run_once()
+    assert "went down" in report.error and load_state("mainnet").cursor == cursor
