@@ -161,7 +161,9 @@ class Scanner:
             state.cursor = number
             report.blocks += 1
             save_state(config.network, state)
-            lease.acquire(LEASE_NAME, self.holder, self.lease_ttl_s, self.clock())
+            if not lease.acquire(LEASE_NAME, self.holder, self.lease_ttl_s, self.clock()):
+                report.skipped = "lost the lease to another scanner"
+                return
 
 
 def _check_contract(config: TronConfig, node: TronNode, state: ScannerState) -> None:

@@ -21,32 +21,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
-from tronpy.keys import Signature, to_base58check_address, to_hex_address
+from tronpy.keys import to_base58check_address, to_hex_address
 
-USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
-USDT_HEX = "41a614f803b6fd780986a42c78ec9c7f77e6ded13c"
-TRANSFER_TOPIC = "ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
-SWEEP_ENERGY_FEE_SUN = 6_428_500
-GENESIS_TS = 1_700_000_000_000
-
-
-def topic_of(address: str) -> str:
-    """An address as a 32-byte log topic (12 zero bytes + the 20-byte address)."""
-    return "0" * 24 + to_hex_address(address)[2:]
-
-
-def transfer_log(frm: str, to: str, value: int, contract: str = USDT) -> dict[str, Any]:
-    """A Transfer log as a node shows it with `visible: true` (base58 contract address)."""
-    return {
-        "address": to_base58check_address(contract),
-        "topics": [TRANSFER_TOPIC, topic_of(frm), topic_of(to)],
-        "data": format(value, "064x"),
-    }
-
-
-def block_id(number: int) -> str:
-    """A block id that starts with the block number, as TRON's do."""
-    return format(number, "016x") + hashlib.sha256(str(number).encode()).hexdigest()[:48]
+from tests.tron.chain_data import (  # noqa: F401 (re-exported for tests)
+    GENESIS_TS,
+    SWEEP_ENERGY_FEE_SUN,
+    TRANSFER_TOPIC,
+    USDT,
+    USDT_HEX,
+    block_id,
+    signed_by,
+    topic_of,
+    transfer_log,
+    txid_of,
+    v1_item,
+    view,
+)
 
 
 @dataclass
@@ -281,7 +271,7 @@ class FakeTronNode:
             return self._infos_of_block(int(body.get("num", 0)), solid, visible)
         if name == "gettransactioninfobyid":
             tx = self._visible_tx(str(body.get("value", "")), solid)
-            return _view(tx.info, visible) if tx else {}
+            return view(tx.info, visible) if tx else {}
         if name == "gettransactionbyid":
             tx = self._visible_tx(str(body.get("value", "")), solid)
             return {"txID": tx.txid, "ret": [{"contractRet": "SUCCESS"}], "raw_data": tx.raw} if tx else {}
@@ -293,7 +283,7 @@ class FakeTronNode:
             return {
                 "transaction": {
                     "transaction": {
-                        "txID": _txid_of(body.get("raw_data", {})),
+                        "txID": txid_of(body.get("raw_data", {})),
                         "raw_data": body.get("raw_data"),
                     }
                 }
@@ -313,7 +303,7 @@ class FakeTronNode:
             return {}
         if number > (self.solid if solid else self.head):
             return []
-        return [_view(t.info, visible) for t in self.txs.values() if t.block == number]
+        return [view(t.info, visible) for t in self.txs.values() if t.block == number]
 
     def _constant_call(self, body: dict[str, Any]) -> dict[str, Any]:
         contract = to_hex_address(body["contract_address"])
@@ -356,7 +346,7 @@ class FakeTronNode:
                 continue
             for contract, frm, to, value in self._transfers(tx):
                 if holder in (frm, to):
-                    items.append(_v1_item(tx, contract, frm, to, value))
+                    items.append(v1_item(tx, contract, frm, to, value))
         items += self.v1_extra.get(address, [])
         min_ts = int(query.get("min_timestamp", 0))
         return sorted(
@@ -365,7 +355,7 @@ class FakeTronNode:
 
     def _broadcast(self, body: dict[str, Any]) -> dict[str, Any]:
         raw = body.get("raw_data", {})
-        txid = _txid_of(raw)
+        txid = txid_of(raw)
         if self.broadcast_error and self.broadcast_error != "DUP_TRANSACTION_ERROR":
             code, self.broadcast_error = self.broadcast_error, None
             return {"result": False, "code": code, "message": code.encode().hex(), "txid": txid}
@@ -378,7 +368,7 @@ class FakeTronNode:
             }
         contract = raw["contract"][0]
         owner = contract["parameter"]["value"]["owner_address"]
-        if not _signed_by(body, txid, owner):
+        if not signed_by(body, txid, owner):
             return {
                 "result": False,
                 "code": "SIGERROR",
@@ -433,51 +423,6 @@ class FakeTronNode:
             self.accounts[owner] -= SWEEP_ENERGY_FEE_SUN
             self.add_info(id=txid, logs=[transfer_log(owner, to, amount, contract)])
         self.txs[txid].raw = raw
-
-
-def _view(info: Any, visible: bool) -> Any:
-    """TransactionInfo as the node shows it: `visible: false` turns addresses into hex."""
-    if visible or not isinstance(info, dict):
-        return info
-    shown = json.loads(json.dumps(info))
-    if isinstance(shown.get("contract_address"), str) and shown["contract_address"].startswith("T"):
-        shown["contract_address"] = to_hex_address(shown["contract_address"])
-    for log in shown.get("log", []) if isinstance(shown.get("log"), list) else []:
-        if isinstance(log, dict) and isinstance(log.get("address"), str) and log["address"].startswith("T"):
-            log["address"] = to_hex_address(log["address"])[2:]
-    return shown
-
-
-def _v1_item(tx: Tx, contract: str, frm: str, to: str, value: int) -> dict[str, Any]:
-    return {
-        "transaction_id": tx.txid,
-        "token_info": {
-            "symbol": "USDT",
-            "address": to_base58check_address(contract),
-            "decimals": 6,
-            "name": "Tether USD",
-        },
-        "block_timestamp": GENESIS_TS + tx.block * 3000,
-        "from": to_base58check_address(frm),
-        "to": to_base58check_address(to),
-        "type": "Transfer",
-        "value": str(value),
-    }
-
-
-def _txid_of(raw: Any) -> str:
-    return hashlib.sha256(json.dumps(raw, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def _signed_by(body: dict[str, Any], txid: str, owner_hex: str) -> bool:
-    signatures = body.get("signature") or []
-    if body.get("txID") != txid or not signatures:
-        return False
-    try:
-        signer = Signature(bytes.fromhex(signatures[0])).recover_public_key_from_msg_hash(bytes.fromhex(txid))
-    except ValueError:
-        return False
-    return signer.to_hex_address() == owner_hex
 
 
 def _handler_for(node: FakeTronNode) -> type[BaseHTTPRequestHandler]:
