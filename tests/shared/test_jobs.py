@@ -79,7 +79,13 @@ def test_the_scheduler_runs_every_registered_job(settings: Settings) -> None:
     extra = jobs.JobSpec("scan_deposits", lambda _settings: None, every=lambda s: s.lease_ttl_s / 60)
     scheduler = jobs.build_scheduler(settings, [*jobs.JOBS, extra])
     scheduled = {job.id: job for job in scheduler.get_jobs()}
-    assert set(scheduled) == {"heartbeat", "expire_stale_holds", "reconcile_balances", "scan_deposits"}
+    assert set(scheduled) == {
+        "heartbeat",
+        "expire_stale_holds",
+        "reconcile_balances",
+        "scan_tron_deposits",
+        "scan_deposits",
+    }
     assert scheduled["expire_stale_holds"].trigger.interval == dt.timedelta(seconds=30)
     assert scheduled["scan_deposits"].trigger.interval == dt.timedelta(seconds=settings.lease_ttl_s / 60)
 
