@@ -13,7 +13,7 @@ from flask_wtf import FlaskForm
 from markupsafe import Markup
 from qrcode import make as make_qr
 from qrcode.image.svg import SvgPathImage
-from wtforms import SelectChoice, SelectField, StringField
+from wtforms import PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import Length, Optional
 
 from console.access import me, operator_required
@@ -61,7 +61,7 @@ class TronConfigForm(FlaskForm):
 
     network = SelectField("Network", choices=[SelectChoice(n, n) for n in tron_config.NETWORKS])
     node_url = StringField("Node URL", validators=[Optional(), Length(max=500)])
-    api_key = StringField("API key (leave empty to keep)", validators=[Optional(), Length(max=200)])
+    api_key = PasswordField("API key (leave empty to keep)", validators=[Optional(), Length(max=200)])
     usdt_contract = StringField("USDT contract", validators=[Length(max=64)])
     min_deposit_micro = StringField("Minimum deposit (USDT)", validators=[Length(max=30)])
     rate = StringField("Rate (USD of balance per USDT)", validators=[Length(max=30)])
