@@ -136,11 +136,11 @@ async def _read_json(response: httpx.Response) -> dict[str, Any] | None:
 async def _send(gateway: Gateway, request: httpx.Request) -> httpx.Response:
     """Send once more if a pooled keep-alive connection turned out to be closed by the server."""
     try:
-        return await gateway.client.send(request, stream=True)
+        return await gateway.send(request)
     except httpx.HTTPError as exc:
         if not isinstance(exc.__cause__, aiohttp.ServerDisconnectedError):
             raise
-    return await gateway.client.send(request, stream=True)
+    return await gateway.send(request)
 
 
 async def _try(

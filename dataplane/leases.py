@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from shared import billing
-from shared.db import db
 from shared.models import Hold, User
 
 log = logging.getLogger("tollgate.dataplane.leases")
@@ -54,44 +53,36 @@ def _open(
     user_id: int, holder: str, need: int, floor: int, chunk: int, ttl_s: float
 ) -> tuple[int | None, int]:
     """Open a hold of a chunk, else exactly `need`, else the whole balance if it covers `floor`."""
-    with db.connection_context():
-        for amount in dict.fromkeys((max(need, chunk), need)):
-            hold_id = billing.open_hold(user_id, holder, amount, ttl_s)
-            if hold_id is not None:
-                return hold_id, amount
-        balance = _balance(user_id)
-        if 0 < balance and balance >= floor:
-            hold_id = billing.open_hold(user_id, holder, balance, ttl_s)
-            if hold_id is not None:
-                return hold_id, balance
+    for amount in dict.fromkeys((max(need, chunk), need)):
+        hold_id = billing.open_hold(user_id, holder, amount, ttl_s)
+        if hold_id is not None:
+            return hold_id, amount
+    balance = _balance(user_id)
+    if 0 < balance and balance >= floor:
+        hold_id = billing.open_hold(user_id, holder, balance, ttl_s)
+        if hold_id is not None:
+            return hold_id, balance
     return None, 0
 
 
 def _grow(hold_id: int, user_id: int, need: int, floor: int, chunk: int, ttl_s: float) -> tuple[int, bool]:
     """Grow a hold like `_open` opens one; returns (added, hold still active)."""
-    with db.connection_context():
-        for amount in dict.fromkeys((max(need, chunk), need)):
-            if billing.grow_hold(hold_id, user_id, amount, ttl_s):
-                return amount, True
-        if not Hold.select().where((Hold.id == hold_id) & (Hold.state == "active")).exists():
-            return 0, False
-        balance = _balance(user_id)
-        if 0 < balance and balance >= floor and billing.grow_hold(hold_id, user_id, balance, ttl_s):
-            return balance, True
+    for amount in dict.fromkeys((max(need, chunk), need)):
+        if billing.grow_hold(hold_id, user_id, amount, ttl_s):
+            return amount, True
+    if not Hold.select().where((Hold.id == hold_id) & (Hold.state == "active")).exists():
+        return 0, False
+    balance = _balance(user_id)
+    if 0 < balance and balance >= floor and billing.grow_hold(hold_id, user_id, balance, ttl_s):
+        return balance, True
     return 0, True
-
-
-def _shrink(hold_id: int, amount: int, close: bool) -> int:
-    with db.connection_context():
-        return billing.shrink_hold(hold_id, amount, close=close)
 
 
 def _refresh(hold_ids: list[int], ttl_s: float) -> set[int]:
     """Refresh deadlines; returns the ids that are no longer active."""
-    with db.connection_context():
-        if billing.refresh_holds(hold_ids, ttl_s) == len(hold_ids):
-            return set()
-        active = {h.id for h in Hold.select(Hold.id).where(Hold.id.in_(hold_ids) & (Hold.state == "active"))}
+    if billing.refresh_holds(hold_ids, ttl_s) == len(hold_ids):
+        return set()
+    active = {h.id for h in Hold.select(Hold.id).where(Hold.id.in_(hold_ids) & (Hold.state == "active"))}
     return set(hold_ids) - active
 
 
@@ -190,10 +181,10 @@ class LeaseBook:
                 return
             if lease.pending == 0:
                 self._drop(lease)
-                await self._run_db(_shrink, lease.hold_id, 0, True)
+                await self._run_db(billing.shrink_hold, lease.hold_id, 0, True)
             elif lease.amount > 0:
                 give, lease.amount = lease.amount, 0
-                await self._run_db(_shrink, lease.hold_id, give, False)
+                await self._run_db(billing.shrink_hold, lease.hold_id, give, False)
 
     async def close_all(self) -> None:
         """Give every lease back (at shutdown, after settlements were drained)."""
@@ -203,4 +194,4 @@ class LeaseBook:
                 log.error(
                     "closing lease %s with %s units of charges not yet settled", lease.hold_id, lease.pending
                 )
-            await self._run_db(_shrink, lease.hold_id, 0, True)
+            await self._run_db(billing.shrink_hold, lease.hold_id, 0, True)

@@ -103,7 +103,7 @@ async def chat_completions(request: Request) -> Response | SSERelay:
         attempt = await open_upstream(
             gateway,
             model,
-            lambda adapter, route: adapter.chat_request(gateway.client, route, body, caller.request_id),
+            lambda adapter, route: adapter.chat_request(route, body, caller.request_id),
             not chat.stream,
             failures,
         )
@@ -150,7 +150,7 @@ async def embeddings(request: Request) -> Response:
         attempt = await open_upstream(
             gateway,
             model,
-            lambda adapter, route: adapter.embeddings_request(gateway.client, route, body, caller.request_id),
+            lambda adapter, route: adapter.embeddings_request(route, body, caller.request_id),
             True,
             failures,
         )

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from peewee import DatabaseError, InterfaceError, OperationalError
 
 from shared import billing
-from shared.db import db
 
 log = logging.getLogger("tollgate.dataplane.settlements")
 
@@ -26,11 +25,6 @@ MAX_BACKOFF_S = 5.0
 
 RunDB = Callable[..., Awaitable]
 Item = tuple[billing.Settlement, Callable[[], None]]
-
-
-def _settle(batch: list[billing.Settlement]) -> list[str]:
-    with db.connection_context():
-        return billing.settle(batch)
 
 
 class Settler:
@@ -76,7 +70,7 @@ class Settler:
         delay = 0.05
         while True:
             try:
-                await self._run_db(_settle, [s for s, _ in batch])
+                await self._run_db(billing.settle, [s for s, _ in batch])
                 break
             except (OperationalError, InterfaceError) as exc:
                 # The database is unreachable or busy: wait and try the same batch again.

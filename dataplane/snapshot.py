@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from shared.db import db
 from shared.models import ApiKey, CatalogModel, Group, Provider, Route, User
 from shared.money import Prices
 from shared.settings import Secret
@@ -121,47 +120,39 @@ def _routes(providers: dict[int, ProviderInfo]) -> dict[int, list[RouteInfo]]:
 
 def load_snapshot(version: int, secret_key: Secret) -> Snapshot:
     """Read models, routes, providers and groups (blocking; run it in a thread)."""
-    with db.connection_context():
-        providers = _providers(secret_key)
-        routes = _routes(providers)
-        models = {
-            m.slug: ModelInfo(
-                m.id,
-                m.slug,
-                m.modality,
-                m.context_length,
-                m.max_output_tokens,
-                Prices(m.input_price, m.output_price, m.cached_input_price),
-                int(m.created_at.replace(tzinfo=dt.UTC).timestamp()),
-                tuple(routes.get(m.id, ())),
-            )
-            for m in CatalogModel.select().where(CatalogModel.enabled == True)  # noqa: E712
-        }
+    providers = _providers(secret_key)
+    routes = _routes(providers)
+    models = {
+        m.slug: ModelInfo(
+            m.id,
+            m.slug,
+            m.modality,
+            m.context_length,
+            m.max_output_tokens,
+            Prices(m.input_price, m.output_price, m.cached_input_price),
+            int(m.created_at.replace(tzinfo=dt.UTC).timestamp()),
+            tuple(routes.get(m.id, ())),
+        )
+        for m in CatalogModel.select().where(CatalogModel.enabled == True)  # noqa: E712
+    }
     return Snapshot(version, models, tuple(providers.values()))
 
 
 def load_key(key_hash: str) -> KeyInfo | None:
     """The key with this hash and its owner (blocking; run it in a thread), or None."""
-    with db.connection_context():
-        row = (
-            ApiKey.select(ApiKey, User, Group)
-            .join(User)
-            .join(Group)
-            .where(ApiKey.key_hash == key_hash)
-            .first()
-        )
-        if row is None:
-            return None
-        return KeyInfo(
-            id=row.id,
-            user_id=row.user_id,
-            user_status=row.user.status,
-            group=GroupInfo(
-                row.user.group.id, row.user.group.multiplier_ppm, _allowed(row.user.group.allowed_models)
-            ),
-            allowed_models=_allowed(row.allowed_models),
-            spend_cap=row.spend_cap,
-            spent=row.spent,
-            expires_at=row.expires_at,
-            revoked=row.revoked_at is not None,
-        )
+    row = ApiKey.select(ApiKey, User, Group).join(User).join(Group).where(ApiKey.key_hash == key_hash).first()
+    if row is None:
+        return None
+    return KeyInfo(
+        id=row.id,
+        user_id=row.user_id,
+        user_status=row.user.status,
+        group=GroupInfo(
+            row.user.group.id, row.user.group.multiplier_ppm, _allowed(row.user.group.allowed_models)
+        ),
+        allowed_models=_allowed(row.allowed_models),
+        spend_cap=row.spend_cap,
+        spent=row.spent,
+        expires_at=row.expires_at,
+        revoked=row.revoked_at is not None,
+    )

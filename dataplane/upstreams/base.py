@@ -18,15 +18,11 @@ from shared.money import TokenUsage
 class Upstream(Protocol):
     """One kind of upstream API."""
 
-    def chat_request(
-        self, client: httpx.AsyncClient, route: RouteInfo, body: dict[str, Any], request_id: str
-    ) -> httpx.Request:
+    def chat_request(self, route: RouteInfo, body: dict[str, Any], request_id: str) -> httpx.Request:
         """The upstream request for a chat completion body (already rewritten for billing)."""
         ...
 
-    def embeddings_request(
-        self, client: httpx.AsyncClient, route: RouteInfo, body: dict[str, Any], request_id: str
-    ) -> httpx.Request:
+    def embeddings_request(self, route: RouteInfo, body: dict[str, Any], request_id: str) -> httpx.Request:
         """The upstream request for an embeddings body."""
         ...
 

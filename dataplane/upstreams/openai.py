@@ -24,7 +24,7 @@ class OpenAIUpstream:
         self.connect_timeout_s = connect_timeout_s
         # Parsed URLs and timeouts per provider: httpx's URL parsing is a noticeable cost per request.
         self._urls: dict[str, httpx.URL] = {}
-        self._timeouts: dict[float, httpx.Timeout] = {}
+        self._timeouts: dict[float, dict[str, float]] = {}
 
     def _url(self, base_url: str, path: str) -> httpx.URL:
         url = self._urls.get(base_url + path)
@@ -32,15 +32,14 @@ class OpenAIUpstream:
             url = self._urls[base_url + path] = httpx.URL(base_url + path)
         return url
 
-    def _timeout(self, seconds: float) -> httpx.Timeout:
+    def _timeout(self, seconds: float) -> dict[str, float]:
         timeout = self._timeouts.get(seconds)
         if timeout is None:
-            timeout = self._timeouts[seconds] = httpx.Timeout(seconds, connect=self.connect_timeout_s)
-        return timeout
+            timeout = httpx.Timeout(seconds, connect=self.connect_timeout_s).as_dict()  # type: ignore[assignment]
+            self._timeouts[seconds] = timeout  # type: ignore[assignment]
+        return timeout  # type: ignore[return-value]
 
-    def _request(
-        self, client: httpx.AsyncClient, route: RouteInfo, path: str, body: dict[str, Any], request_id: str
-    ) -> httpx.Request:
+    def _request(self, route: RouteInfo, path: str, body: dict[str, Any], request_id: str) -> httpx.Request:
         provider = route.provider
         headers = {
             "content-type": "application/json",
@@ -51,23 +50,19 @@ class OpenAIUpstream:
         if provider.api_key:
             headers["authorization"] = "Bearer " + provider.api_key
         body["model"] = route.upstream_model
-        return client.build_request(
+        return httpx.Request(
             "POST",
             self._url(provider.base_url, path),
             content=orjson.dumps(body),
             headers=headers,
-            timeout=self._timeout(provider.timeout_s),
+            extensions={"timeout": self._timeout(provider.timeout_s)},
         )
 
-    def chat_request(
-        self, client: httpx.AsyncClient, route: RouteInfo, body: dict[str, Any], request_id: str
-    ) -> httpx.Request:
-        return self._request(client, route, "/chat/completions", body, request_id)
+    def chat_request(self, route: RouteInfo, body: dict[str, Any], request_id: str) -> httpx.Request:
+        return self._request(route, "/chat/completions", body, request_id)
 
-    def embeddings_request(
-        self, client: httpx.AsyncClient, route: RouteInfo, body: dict[str, Any], request_id: str
-    ) -> httpx.Request:
-        return self._request(client, route, "/embeddings", body, request_id)
+    def embeddings_request(self, route: RouteInfo, body: dict[str, Any], request_id: str) -> httpx.Request:
+        return self._request(route, "/embeddings", body, request_id)
 
     def usage(self, payload: dict[str, Any]) -> TokenUsage | None:
         usage = payload.get("usage")

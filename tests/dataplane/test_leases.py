@@ -13,6 +13,7 @@ from peewee import OperationalError
 
 from dataplane.settlements import Settler
 from shared import billing
+from shared.db import db
 from shared.models import Hold, UsageRecord, utcnow
 from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, active_holds, balance, charges, usage_for
 from tests.support.servers import ServerThread
@@ -75,6 +76,14 @@ def test_a_lease_the_worker_expired_is_replaced(
     assert billing.reconcile() == []
 
 
+def _closing(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run `fn` on this thread's own connection and close it afterwards."""
+    try:
+        return fn(*args)
+    finally:
+        db.close()
+
+
 def test_settlement_is_retried_until_the_database_answers(database_url: str, shop: Shop) -> None:
     customer = shop.customer(1_000_000)
     hold = billing.open_hold(customer.user_id, "test", 100_000, ttl_s=60)
@@ -85,7 +94,7 @@ def test_settlement_is_retried_until_the_database_answers(database_url: str, sho
         calls.append(1)
         if failures:
             raise failures.pop(0)
-        return await asyncio.to_thread(fn, *args)
+        return await asyncio.to_thread(_closing, fn, *args)
 
     async def scenario() -> list[str]:
         settler = Settler(run_db, flush_interval_s=0.001)
