@@ -118,7 +118,7 @@ class Billing:
             # The upstream cannot read more than its context window, whatever the body's size.
             prompt_bound = min(prompt_bound, model.context_length)
         floor_cap = min(cap, self.settings.min_reply_tokens)
-        want = worst_case(prompt_bound, cap * n, model.prices, mult)
+        full = want = worst_case(prompt_bound, cap * n, model.prices, mult)
         floor = worst_case(prompt_bound, floor_cap * n, model.prices, mult)
         room = self.keyring.room(caller.entry)
         if room is not None:
@@ -129,8 +129,7 @@ class Billing:
         if want > 0:
             lease, amount = await self._carve(caller, want, floor)
         granted = cap
-        granted = cap
-        if amount < worst_case(prompt_bound, cap * n, model.prices, mult):
+        if amount < full:
             granted = max(
                 floor_cap, min(cap, affordable_output_tokens(amount, prompt_bound, model.prices, mult) // n)
             )
