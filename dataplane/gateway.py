@@ -57,6 +57,12 @@ def default_transport() -> httpx.AsyncBaseTransport:
     )
 
 
+def _report_crash(task: asyncio.Task) -> None:
+    """A background task must never end quietly: caches would go stale, leases would expire."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("background task %s crashed", task.get_name(), exc_info=task.exception())
+
+
 class Gateway:
     """Shared state of one data-plane process."""
 
@@ -105,6 +111,8 @@ class Gateway:
             asyncio.create_task(self._watch_config(), name="tollgate-config"),
             asyncio.create_task(self._maintain_leases(), name="tollgate-leases"),
         ]
+        for task in self._tasks:
+            task.add_done_callback(_report_crash)
 
     async def stop(self) -> None:
         """Drain settlements, give leases back, close the client and the thread pool."""

@@ -27,6 +27,13 @@ RunDB = Callable[..., Awaitable]
 Item = tuple[billing.Settlement, Callable[[], None]]
 
 
+def _report_crash(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.critical(
+            "the settlement writer crashed; requests are no longer settled", exc_info=task.exception()
+        )
+
+
 class Settler:
     """The settlement queue and its writer task."""
 
@@ -44,6 +51,7 @@ class Settler:
     def start(self) -> None:
         """Start the writer task (inside the running loop)."""
         self._task = asyncio.create_task(self._run(), name="tollgate-settler")
+        self._task.add_done_callback(_report_crash)
 
     def put(self, settlement: billing.Settlement, after: Callable[[], None]) -> None:
         """Queue a finished request; `after` runs on the loop once it is committed."""

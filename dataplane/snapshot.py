@@ -9,12 +9,15 @@ version moves.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass, field
 
 from shared.models import ApiKey, CatalogModel, Group, Provider, Route, User
 from shared.money import Prices
 from shared.settings import Secret
-from shared.vault import decrypt
+from shared.vault import VaultError, decrypt
+
+log = logging.getLogger("tollgate.dataplane")
 
 
 @dataclass(frozen=True)
@@ -93,17 +96,16 @@ def _allowed(models: list[str] | None) -> frozenset[str] | None:
 
 
 def _providers(secret_key: Secret) -> dict[int, ProviderInfo]:
-    return {
-        p.id: ProviderInfo(
-            p.id,
-            p.name,
-            p.kind,
-            p.base_url.rstrip("/"),
-            decrypt(p.api_key_encrypted, secret_key),
-            p.timeout_s,
-        )
-        for p in Provider.select().where(Provider.enabled == True)  # noqa: E712
-    }
+    providers = {}
+    for p in Provider.select().where(Provider.enabled == True):  # noqa: E712
+        try:
+            api_key = decrypt(p.api_key_encrypted, secret_key)
+        except VaultError as exc:
+            # One unreadable credential must not take every other provider down with it.
+            log.error("provider %s is skipped: %s", p.name, exc)
+            continue
+        providers[p.id] = ProviderInfo(p.id, p.name, p.kind, p.base_url.rstrip("/"), api_key, p.timeout_s)
+    return providers
 
 
 def _routes(providers: dict[int, ProviderInfo]) -> dict[int, list[RouteInfo]]:

@@ -9,6 +9,8 @@ import httpx
 import openai
 import pytest
 
+from shared import catalog
+from shared.settings import Secret
 from tests.dataplane.helpers import CHAT_MODEL, Shop, usage_for
 from tests.support.upstream import FakeUpstream, Reply
 
@@ -139,3 +141,19 @@ def test_routes_in_one_tier_share_traffic_by_weight(
 
     assert len(upstream.requests) + len(upstream_b.requests) == 16
     assert upstream.requests and upstream_b.requests
+
+
+def test_a_provider_whose_key_cannot_be_decrypted_is_skipped(
+    shop: Shop, upstream: FakeUpstream, upstream_b: FakeUpstream, start_gateway: Callable
+) -> None:
+    catalog.add_provider("alpha", upstream.url + "/v1", "k", Secret("another-deployment"))  # type: ignore[attr-defined]
+    shop.provider("beta", upstream_b.url)  # type: ignore[attr-defined]
+    shop.model(CHAT_MODEL, "alpha", priority=10)
+    shop.model(CHAT_MODEL, "beta", priority=0)
+    customer = shop.customer(1_000_000_000)
+    gateway = start_gateway()
+
+    customer.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+
+    assert (len(upstream.requests), len(upstream_b.requests)) == (0, 1)
+    assert httpx.get(f"{gateway.url}/api/status").json()["providers"]["total"] == 1
