@@ -18,7 +18,8 @@ from dataplane.request_ids import RequestIdMiddleware
 from shared.db import db, init_db
 from shared.settings import Settings
 
-PREFIXES = ("/v1", "/api/v1")
+# "" serves the OpenAI paths un-prefixed too, for clients whose base URL lacks the /v1.
+PREFIXES = ("/v1", "/api/v1", "")
 
 
 def _routes() -> list[Route]:

@@ -27,10 +27,12 @@ def test_key_is_accepted_from_each_header(gateway: ServerThread, alice: Customer
     assert response.json()["choices"][0]["message"]["content"]
 
 
-def test_api_prefix_serves_the_same_api(gateway: ServerThread, alice: Customer) -> None:
-    client = openai.OpenAI(base_url=f"{gateway.url}/api/v1", api_key=alice.secret, max_retries=0)
+@pytest.mark.parametrize("prefix", ["/api/v1", ""])
+def test_other_prefixes_serve_the_same_api(gateway: ServerThread, alice: Customer, prefix: str) -> None:
+    client = openai.OpenAI(base_url=f"{gateway.url}{prefix}", api_key=alice.secret, max_retries=0)
 
     assert client.chat.completions.create(**BODY).choices[0].message.content  # type: ignore[call-overload]
+    assert [m.id for m in client.models.list()] == [CHAT_MODEL, "acme/embed-1"]
 
 
 def test_a_session_cookie_never_authenticates(gateway: ServerThread) -> None:
