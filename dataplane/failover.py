@@ -192,7 +192,7 @@ async def open_upstream(
     """The first route that answers 2xx (its body read and parsed when `read_body`)."""
     for route in candidates(model.routes, gateway.health, gateway.rng):
         adapter = gateway.adapters.get(route.provider.kind)
-        if adapter is None:
+        if adapter is None or model.modality not in adapter.modalities:
             continue
         result = await _try(gateway, route, adapter, make, read_body)
         if isinstance(result, Attempt):

@@ -28,6 +28,7 @@ from dataplane.tokens import (
     estimate_prompt_tokens,
     estimate_tokens,
 )
+from dataplane.upstreams.base import openai_usage
 from shared.money import TokenUsage
 
 LOWERED_HEADER = "x-tollgate-max-tokens-lowered"
@@ -77,12 +78,11 @@ def _reply_tokens(payload: dict[str, Any]) -> int:
     return tokens
 
 
-def _chat_outcome(attempt: Attempt, chat: ChatRequest) -> Outcome:
-    assert attempt.payload is not None
-    usage = attempt.adapter.usage(attempt.payload)
+def _chat_outcome(attempt: Attempt, reply: dict[str, Any], chat: ChatRequest) -> Outcome:
+    usage = openai_usage(reply)
     if usage is not None:
         return Outcome(usage, route=attempt.route)
-    counted = TokenUsage(estimate_prompt_tokens(chat.body), _reply_tokens(attempt.payload))
+    counted = TokenUsage(estimate_prompt_tokens(chat.body), _reply_tokens(reply))
     return Outcome(counted, route=attempt.route, usage_source="counted")
 
 
@@ -103,7 +103,7 @@ async def chat_completions(request: Request) -> Response | SSERelay:
         attempt = await open_upstream(
             gateway,
             model,
-            lambda adapter, route: adapter.chat_request(route, body, caller.request_id),
+            lambda adapter, route: adapter.chat_request(route, body, caller.request_id, r.output_cap),
             not chat.stream,
             failures,
         )
@@ -112,8 +112,12 @@ async def chat_completions(request: Request) -> Response | SSERelay:
         raise
     if chat.stream:
         return SSERelay(gateway, attempt, r, body, chat.include_usage, _billing_headers(r))
-    gateway.billing.finish(r, _chat_outcome(attempt, chat))
-    return Response(attempt.response.content, 200, headers=_billing_headers(r), media_type=JSON)
+    assert attempt.payload is not None
+    reply = attempt.adapter.reply(attempt.payload)
+    gateway.billing.finish(r, _chat_outcome(attempt, reply, chat))
+    # An OpenAI upstream's reply goes out byte for byte; a translated one is serialised here.
+    content = attempt.response.content if reply is attempt.payload else orjson.dumps(reply)
+    return Response(content, 200, headers=_billing_headers(r), media_type=JSON)
 
 
 def _base64_vectors(payload: dict[str, Any] | None) -> bytes:
@@ -163,7 +167,7 @@ async def embeddings(request: Request) -> Response:
         _failed(gateway, r, exc, failures)
         raise
     assert attempt.payload is not None
-    usage = attempt.adapter.usage(attempt.payload)
+    usage = openai_usage(attempt.payload)
     source = "upstream"
     if usage is None:
         usage, source = TokenUsage(_input_tokens(body["input"])), "counted"

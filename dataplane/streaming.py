@@ -28,6 +28,7 @@ from dataplane.errors import error_body
 from dataplane.failover import Attempt, is_timeout
 from dataplane.gateway import Gateway
 from dataplane.tokens import estimate_prompt_tokens, estimate_tokens
+from dataplane.upstreams.base import openai_usage
 from shared.money import TokenUsage
 
 log = logging.getLogger("tollgate.dataplane.streaming")
@@ -98,6 +99,7 @@ class SSERelay:
         self.include_usage = include_usage
         self.headers = SSE_HEADERS + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
         self.state = StreamState()
+        self.decoder = attempt.adapter.stream_decoder()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         state = self.state
@@ -186,14 +188,20 @@ class SSERelay:
                 line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:")
             )
             if data:
-                out.append(self._event(data))
+                out.extend(self._decode(data))
         return b"".join(out), buffer
 
-    def _event(self, data: bytes) -> bytes:
+    def _decode(self, data: bytes) -> list[bytes]:
+        try:
+            payloads, ended = self.decoder.decode(data)
+        except orjson.JSONDecodeError:
+            log.warning("dropping a stream event that is not JSON: %r", data[:200])
+            return []
+        self.state.done = ended
+        return [self._chunk(payload) for payload in payloads]
+
+    def _chunk(self, data: bytes) -> bytes:
         state = self.state
-        if data.startswith(b"[DONE]"):
-            state.done = True
-            return b""
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
@@ -208,7 +216,7 @@ class SSERelay:
                 str(error.get("message") or "The upstream provider failed mid-stream."),
             )
             return b""
-        usage = self.attempt.adapter.usage(chunk)
+        usage = openai_usage(chunk)
         if usage is not None:
             state.usage = usage
         choices = chunk.get("choices")
