@@ -20,10 +20,10 @@ from flask_login import login_required
 from console.access import me
 from console.forms import KeyForm, nano_of
 from console.htmx import is_partial, render_page
-from shared.accounts import create_key, parse_model_list, revoke_key
+from shared.accounts import create_key, owned_key, parse_model_list, revoke_key
 from shared.catalog_admin import visible_models
 from shared.errors import InvalidInput, NotFound
-from shared.key_admin import owned_key, update_key
+from shared.key_admin import update_key
 from shared.models import ApiKey, Group, User
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")

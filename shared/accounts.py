@@ -124,14 +124,20 @@ def create_key(
     return key, new.secret
 
 
-def revoke_key(key_id: int, owner: User | None = None) -> ApiKey:
-    """Revoke a key (only the owner's when `owner` is given); effective within 2 s."""
+def owned_key(key_id: int, owner: User | None) -> ApiKey:
+    """The key `key_id`, only if `owner` owns it (any key when owner is None); else NotFound."""
     query = ApiKey.select().where(ApiKey.id == key_id)
     if owner is not None:
         query = query.where(ApiKey.user == owner.id)
     key = query.first()
     if key is None:
         raise NotFound("key", key_id)
+    return key
+
+
+def revoke_key(key_id: int, owner: User | None = None) -> ApiKey:
+    """Revoke a key (only the owner's when `owner` is given); effective within 2 s."""
+    key = owned_key(key_id, owner)
     if key.revoked_at is None:
         ApiKey.update(revoked_at=utcnow()).where(ApiKey.id == key.id).execute()
         key.revoked_at = utcnow()

@@ -34,17 +34,22 @@ def validate_price(field: str, nano: int | None) -> int | None:
     return nano
 
 
-def add_provider(
-    name: str, base_url: str, api_key: str, secret_key: Secret, kind: str = "openai", timeout_s: float = 60.0
-) -> Provider:
-    """Register an upstream provider; its key is stored encrypted."""
+def validate_provider_fields(name: str, kind: str, base_url: str, timeout_s: float) -> str:
+    """Check a provider's name, kind, timeout and URL; returns the normalised URL."""
     if not NAME_RE.match(name or ""):
         raise InvalidInput("name", "use letters, digits, '.', '_' or '-' (at most 64)")
     if kind not in PROVIDER_KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(PROVIDER_KINDS)}")
     if not 0 < timeout_s <= 3600:
         raise InvalidInput("timeout", "must be between 0 and 3600 seconds")
-    url = validate_base_url(base_url)
+    return validate_base_url(base_url)
+
+
+def add_provider(
+    name: str, base_url: str, api_key: str, secret_key: Secret, kind: str = "openai", timeout_s: float = 60.0
+) -> Provider:
+    """Register an upstream provider; its key is stored encrypted."""
+    url = validate_provider_fields(name, kind, base_url, timeout_s)
     if Provider.select().where(Provider.name == name).exists():
         raise InvalidInput("name", f"a provider called {name} already exists")
     provider = Provider.create(

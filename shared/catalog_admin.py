@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from peewee import JOIN, Query
 
-from shared.catalog import MODALITIES, NAME_RE, PROVIDER_KINDS, validate_base_url, validate_price
+from shared.catalog import MODALITIES, validate_price, validate_provider_fields
 from shared.config_version import bump_config_version
 from shared.db import db
 from shared.errors import InvalidInput, NotFound
@@ -42,13 +42,7 @@ def update_provider(
     secret_key: Secret,
 ) -> Provider:
     """Save a provider's settings; `api_key` None (or empty) keeps the stored key."""
-    if not NAME_RE.match(name or ""):
-        raise InvalidInput("name", "use letters, digits, '.', '_' or '-' (at most 64)")
-    if kind not in PROVIDER_KINDS:
-        raise InvalidInput("kind", f"must be one of {', '.join(PROVIDER_KINDS)}")
-    if not 0 < timeout_s <= 3600:
-        raise InvalidInput("timeout_s", "must be between 0 and 3600 seconds")
-    url = validate_base_url(base_url)
+    url = validate_provider_fields(name, kind, base_url, timeout_s)
     taken = Provider.select().where((Provider.name == name) & (Provider.id != provider.id)).exists()
     if taken:
         raise InvalidInput("name", f"a provider called {name} already exists")

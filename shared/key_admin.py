@@ -6,19 +6,8 @@ import datetime as dt
 from collections.abc import Sequence
 
 from shared.config_version import bump_config_version
-from shared.errors import InvalidInput, NotFound
-from shared.models import ApiKey, User, utcnow
-
-
-def owned_key(key_id: int, owner: User | None) -> ApiKey:
-    """The key `key_id`, only if `owner` owns it (any key when owner is None); else NotFound."""
-    query = ApiKey.select().where(ApiKey.id == key_id)
-    if owner is not None:
-        query = query.where(ApiKey.user == owner.id)
-    key = query.first()
-    if key is None:
-        raise NotFound("key", key_id)
-    return key
+from shared.errors import InvalidInput
+from shared.models import ApiKey, utcnow
 
 
 def update_key(
