@@ -7,6 +7,8 @@
         ...
         fake.requests[-1].body                           # what the gateway forwarded
 
+It also answers Anthropic's `POST /v1/messages` (plain and streamed) from the same script.
+
 A `Reply` says how to answer one request: status and error body, latency before the headers,
 the text or tool calls, the usage reported (None: none at all), and for streams where to stall
 (silence) or drop (cut the connection mid-stream). Embeddings are always answered with float
@@ -105,6 +107,7 @@ class FakeUpstream:
             routes=[
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/v1/messages", self._messages, methods=["POST"]),
             ]
         )
 
@@ -152,6 +155,25 @@ class FakeUpstream:
         for chunk in chunks["tail"]:
             yield _sse(chunk)
         yield b"data: [DONE]\n\n"
+
+    async def _messages(self, request: Request) -> Response:
+        reply, body = await self._receive(request)
+        if reply.status >= 400:
+            error = reply.error or {
+                "type": "error",
+                "error": {"type": "api_error", "message": "fake says no"},
+            }
+            return JSONResponse(error, reply.status)
+        if body.get("stream"):
+            return StreamingResponse(self._anthropic_stream(reply, body), media_type="text/event-stream")
+        return JSONResponse(_message(reply, body))
+
+    async def _anthropic_stream(self, reply: Reply, body: dict[str, Any]) -> AsyncIterator[bytes]:
+        await self._pause(reply.stall_before_s)
+        for i, (event, payload) in enumerate(_anthropic_events(reply, body)):
+            if i == reply.drop_after:
+                raise DroppedStream("cut by the test script")
+            yield f"event: {event}\ndata: {json.dumps(payload)}\n\n".encode()
 
     async def _embeddings(self, request: Request) -> Response:
         reply, body = await self._receive(request)
@@ -254,3 +276,92 @@ def _chunks(reply: Reply, body: dict[str, Any]) -> dict[str, list[dict[str, Any]
     if usage is not None and (body.get("stream_options") or {}).get("include_usage"):
         tail.append({**_chunk(body, {}), "choices": [], "usage": usage})
     return {"content": content, "tail": tail}
+
+
+def _anthropic_usage(reply: Reply) -> dict[str, int]:
+    prompt, completion = reply.usage or (0, 0)
+    return {
+        "input_tokens": prompt - reply.cached_tokens,
+        "output_tokens": completion,
+        "cache_read_input_tokens": reply.cached_tokens,
+        "cache_creation_input_tokens": 0,
+    }
+
+
+def _message(reply: Reply, body: dict[str, Any]) -> dict[str, Any]:
+    """An Anthropic Messages reply."""
+    content: list[dict[str, Any]] = [{"type": "text", "text": reply.text}] if not reply.tool_calls else []
+    for call in reply.tool_calls or []:
+        content.append(
+            {
+                "type": "tool_use",
+                "id": call["id"],
+                "name": call["name"],
+                "input": json.loads(call["arguments"]),
+            }
+        )
+    return {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": "tool_use" if reply.tool_calls else "end_turn",
+        "stop_sequence": None,
+        "usage": _anthropic_usage(reply),
+    }
+
+
+def _anthropic_events(reply: Reply, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The event sequence of an Anthropic stream (content events first, so drops count them)."""
+    usage = _anthropic_usage(reply)
+    start = {
+        "id": "msg_fake",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": [],
+        "usage": {**usage, "output_tokens": 1},
+    }
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("message_start", {"type": "message_start", "message": start})
+    ]
+    if reply.tool_calls:
+        for index, call in enumerate(reply.tool_calls):
+            block = {"type": "tool_use", "id": call["id"], "name": call["name"], "input": {}}
+            events.append(
+                (
+                    "content_block_start",
+                    {"type": "content_block_start", "index": index, "content_block": block},
+                )
+            )
+            delta = {"type": "input_json_delta", "partial_json": call["arguments"]}
+            events.append(
+                ("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
+            )
+            events.append(("content_block_stop", {"type": "content_block_stop", "index": index}))
+    else:
+        block = {"type": "text", "text": ""}
+        events.append(
+            ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": block})
+        )
+        events.append(("ping", {"type": "ping"}))
+        for piece in _pieces(reply):
+            delta = {"type": "text_delta", "text": piece}
+            events.append(
+                ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": delta})
+            )
+        events.append(("content_block_stop", {"type": "content_block_stop", "index": 0}))
+    stop = "tool_use" if reply.tool_calls else "end_turn"
+    events.append(
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+    )
+    events.append(("message_stop", {"type": "message_stop"}))
+    return events
