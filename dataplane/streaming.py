@@ -105,18 +105,21 @@ class SSERelay:
         state = self.state
         main = asyncio.current_task()
         assert main is not None
-        watcher = asyncio.create_task(self._watch_disconnect(receive, main))
-        keepalive = asyncio.create_task(self._keepalive(send))
+        tasks: list[asyncio.Task] = []
         try:
             await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            tasks = [
+                asyncio.create_task(self._watch_disconnect(receive, main)),
+                asyncio.create_task(self._keepalive(send)),
+            ]
             await self._pump(send)
         except asyncio.CancelledError:
             if not state.client_gone:
                 raise
             main.uncancel()
         finally:
-            watcher.cancel()
-            keepalive.cancel()
+            for task in tasks:
+                task.cancel()
             self._settle()
             await self.attempt.response.aclose()
 
