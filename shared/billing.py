@@ -23,7 +23,6 @@ from peewee import fn
 from shared.db import BaseModel, db, write_transaction
 from shared.models import ApiKey, Hold, LedgerEntry, UsageRecord, User, utcnow
 
-
 _MAX_PARAMS = 30_000  # bind parameters per INSERT: below SQLite's 32,766 and PostgreSQL's 65,535
 
 
