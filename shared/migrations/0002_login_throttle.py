@@ -3,17 +3,21 @@
 from peewee import *  # noqa: F403
 
 
+class LoginThrottle(Model):
+    key = CharField(primary_key=True, max_length=300)
+    failures = IntegerField(default=0)
+    window_start = DateTimeField()
+
+    class Meta:
+        table_name = "login_throttle"
+
+
+TABLES = [LoginThrottle]
+
+
 def up(migrator, db):
-    class LoginThrottle(Model):
-        key = CharField(primary_key=True, max_length=300)
-        failures = IntegerField(default=0)
-        window_start = DateTimeField()
-
-        class Meta:
-            database = db
-            table_name = "login_throttle"
-
-    db.create_tables([LoginThrottle])
+    db.bind(TABLES)
+    db.create_tables(TABLES)
 
 
 def down(migrator, db):
