@@ -21,7 +21,7 @@ SQLITE_PRAGMAS = {
     "busy_timeout": 10_000,
     "foreign_keys": 1,
     "synchronous": "normal",
-    "cache_size": -16_000,
+    "cache_size": -4_000,  # 4 MB per connection: the data plane keeps one per DB thread
 }
 
 
