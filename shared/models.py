@@ -47,6 +47,9 @@ class Group(BaseModel):
     # Parts per million: 1_000_000 is ×1.0, 1_200_000 is ×1.2.
     multiplier_ppm = BigIntegerField(default=1_000_000)
     allowed_models = JSONField(null=True)  # None: every enabled model
+    # Per member user (each user of the group has its own budget), per minute; None: unlimited.
+    rpm_limit = BigIntegerField(null=True)
+    tpm_limit = BigIntegerField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -84,6 +87,9 @@ class ApiKey(BaseModel):
     expires_at = DateTimeField(null=True)
     revoked_at = DateTimeField(null=True)
     last_used_at = DateTimeField(null=True)
+    # Per key, per minute (on top of the owner's group limits); None: unlimited.
+    rpm_limit = BigIntegerField(null=True)
+    tpm_limit = BigIntegerField(null=True)
     created_at = DateTimeField(default=utcnow)
 
 
