@@ -47,11 +47,13 @@ def _apply_billing(chat: ChatRequest, r: Reservation) -> None:
         body["stream_options"] = {**options, "include_usage": True}
 
 
-def _billing_headers(r: Reservation) -> dict[str, str]:
+def billing_headers(r: Reservation) -> dict[str, str]:
+    """The header telling the client its output cap was lowered, if it was."""
     return {LOWERED_HEADER: str(r.output_cap)} if r.lowered else {}
 
 
-def _failed(gateway: Gateway, r: Reservation, exc: BaseException, failures: Failures) -> None:
+def settle_failed(gateway: Gateway, r: Reservation, exc: BaseException, failures: Failures) -> None:
+    """Settle a reservation whose upstream call failed (charge 0), recording why."""
     route = failures.items[-1].route if failures.items else None
     if isinstance(exc, GatewayError):
         status, message = exc.status, exc.message
@@ -108,16 +110,16 @@ async def chat_completions(request: Request) -> Response | SSERelay:
             failures,
         )
     except BaseException as exc:
-        _failed(gateway, r, exc, failures)
+        settle_failed(gateway, r, exc, failures)
         raise
     if chat.stream:
-        return SSERelay(gateway, attempt, r, body, chat.include_usage, _billing_headers(r))
+        return SSERelay(gateway, attempt, r, body, chat.include_usage, billing_headers(r))
     assert attempt.payload is not None
     reply = attempt.adapter.reply(attempt.payload)
     gateway.billing.finish(r, _chat_outcome(attempt, reply, chat))
     # An OpenAI upstream's reply goes out byte for byte; a translated one is serialised here.
     content = attempt.response.content if reply is attempt.payload else orjson.dumps(reply)
-    return Response(content, 200, headers=_billing_headers(r), media_type=JSON)
+    return Response(content, 200, headers=billing_headers(r), media_type=JSON)
 
 
 def _base64_vectors(payload: dict[str, Any] | None) -> bytes:
@@ -161,10 +163,10 @@ async def embeddings(request: Request) -> Response:
         content = _base64_vectors(attempt.payload) if wanted.base64 else attempt.response.content
     except (struct.error, TypeError) as exc:
         error = upstream_error("The upstream provider returned an embedding that is not a list of numbers.")
-        _failed(gateway, r, error, failures)
+        settle_failed(gateway, r, error, failures)
         raise error from exc
     except BaseException as exc:
-        _failed(gateway, r, exc, failures)
+        settle_failed(gateway, r, exc, failures)
         raise
     assert attempt.payload is not None
     usage = openai_usage(attempt.payload)

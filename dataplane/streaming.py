@@ -81,7 +81,14 @@ def _delivered_tokens(choices: list[Any]) -> tuple[int, bool]:
 
 
 class SSERelay:
-    """An ASGI response that relays one upstream stream."""
+    """An ASGI response that relays one upstream stream.
+
+    Subclasses speak other stream dialects (dataplane/anthropic_streams.py) by overriding how
+    events are turned into client bytes (`_events`, `_chunk`), the keep-alive, how a stream ends
+    (`_end_bytes`, `_failure_bytes`) and the prompt estimate used when usage is missing.
+    """
+
+    keepalive = KEEPALIVE
 
     def __init__(
         self,
@@ -140,7 +147,7 @@ class SSERelay:
                 return
             if time.monotonic() - state.last_write >= interval:
                 state.last_write = time.monotonic()
-                await send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
+                await send({"type": "http.response.body", "body": self.keepalive, "more_body": True})
 
     async def _write(self, send: Send, data: bytes, more: bool = True) -> None:
         self.state.last_write = time.monotonic()
@@ -172,12 +179,17 @@ class SSERelay:
             state.error = ("upstream_error", "The upstream provider ended the stream early.")
         if state.error is not None:
             self.gateway.health.failed(self.attempt.route.provider.id)
-            code, message = state.error
-            await self._write(
-                send, b"data: " + error_body(message, "server_error", code) + b"\n\n", more=False
-            )
+            await self._write(send, self._failure_bytes(*state.error), more=False)
             return
-        await self._write(send, DONE, more=False)
+        await self._write(send, self._end_bytes(), more=False)
+
+    def _failure_bytes(self, code: str, message: str) -> bytes:
+        """The last event of a stream that failed after the headers were sent."""
+        return b"data: " + error_body(message, "server_error", code) + b"\n\n"
+
+    def _end_bytes(self) -> bytes:
+        """The last event of a stream that ended well."""
+        return DONE
 
     def _events(self, buffer: bytes) -> tuple[bytes, bytes]:
         """Handle every complete event in `buffer`; returns (bytes to send, the incomplete rest)."""
@@ -232,6 +244,10 @@ class SSERelay:
         state.finished = state.finished or finished
         return b"data: " + data + b"\n\n"
 
+    def _prompt_estimate(self) -> int:
+        """Prompt tokens to bill when the upstream reported no usage."""
+        return estimate_prompt_tokens(self.body)
+
     def _settle(self) -> None:
         state = self.state
         r = self.reservation
@@ -240,7 +256,7 @@ class SSERelay:
         if state.usage is not None and (ok or state.done or state.finished):
             usage, source = state.usage, "upstream"
         elif state.delivered_tokens:
-            usage = TokenUsage(estimate_prompt_tokens(self.body), state.delivered_tokens)
+            usage = TokenUsage(self._prompt_estimate(), state.delivered_tokens)
             source = "counted"
         else:
             usage, source = TokenUsage(), "none"
