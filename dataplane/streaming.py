@@ -57,7 +57,7 @@ class StreamState:
         self.last_write = time.monotonic()
 
 
-def _delivered_tokens(choices: list[Any]) -> tuple[int, bool]:
+def delivered_tokens(choices: list[Any]) -> tuple[int, bool]:
     """Estimated tokens in the deltas of one chunk, and whether a choice finished."""
     tokens = 0
     finished = False
@@ -85,7 +85,7 @@ class SSERelay:
 
     Subclasses speak other stream dialects (dataplane/anthropic_streams.py) by overriding how
     events are turned into client bytes (`_events`, `_chunk`), the keep-alive, how a stream ends
-    (`_end_bytes`, `_failure_bytes`) and the prompt estimate used when usage is missing.
+    (`_end_bytes`, `_failure_bytes`) and what is billed when usage is missing (`_counted_usage`).
     """
 
     keepalive = KEEPALIVE
@@ -239,14 +239,14 @@ class SSERelay:
             return b"data: " + data + b"\n\n" if self.include_usage or usage is None else b""
         if state.first_at is None:
             state.first_at = time.monotonic()
-        tokens, finished = _delivered_tokens(choices)
+        tokens, finished = delivered_tokens(choices)
         state.delivered_tokens += tokens
         state.finished = state.finished or finished
         return b"data: " + data + b"\n\n"
 
-    def _prompt_estimate(self) -> int:
-        """Prompt tokens to bill when the upstream reported no usage."""
-        return estimate_prompt_tokens(self.body)
+    def _counted_usage(self) -> TokenUsage:
+        """What to bill when the upstream's usage is missing or did not cover the whole stream."""
+        return TokenUsage(estimate_prompt_tokens(self.body), self.state.delivered_tokens)
 
     def _settle(self) -> None:
         state = self.state
@@ -256,7 +256,7 @@ class SSERelay:
         if state.usage is not None and (ok or state.done or state.finished):
             usage, source = state.usage, "upstream"
         elif state.delivered_tokens:
-            usage = TokenUsage(self._prompt_estimate(), state.delivered_tokens)
+            usage = self._counted_usage()
             source = "counted"
         else:
             usage, source = TokenUsage(), "none"
