@@ -27,7 +27,9 @@ DB hold. **The response does not wait for its batch to commit**: until it does, 
 hold) still contains the charge, so the money is covered; tests poll for the usage record. At
 shutdown the queue is drained first, then every lease is closed.
 
-Spend caps of keys are enforced the same way in memory (dataplane/keyring.py).
+Spend caps of keys are enforced the same way in memory (dataplane/keyring.py). Rate limits are
+checked first, in `reserve` (so every endpoint that reserves is limited), and settled in `finish`
+(dataplane/ratelimit.py).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from peewee import DatabaseError, InterfaceError
 from dataplane.errors import insufficient_quota, service_unavailable
 from dataplane.keyring import CachedKey, Keyring
 from dataplane.leases import Lease, LeaseBook
+from dataplane.ratelimit import Limiter, Ticket
 from dataplane.settlements import Settler
 from dataplane.snapshot import GroupInfo, KeyInfo, ModelInfo, RouteInfo
 from shared.billing import Settlement
@@ -71,6 +74,7 @@ class Reservation:
     output_cap: int
     lowered: bool
     started: float
+    ticket: Ticket | None = None  # the rate limiter's, settled in `finish`
 
 
 @dataclass
@@ -89,11 +93,14 @@ class Outcome:
 class Billing:
     """Reserve before the upstream call; settle after it."""
 
-    def __init__(self, settings: Settings, leases: LeaseBook, keyring: Keyring, settler: Settler) -> None:
+    def __init__(
+        self, settings: Settings, leases: LeaseBook, keyring: Keyring, settler: Settler, limiter: Limiter
+    ) -> None:
         self.settings = settings
         self.leases = leases
         self.keyring = keyring
         self.settler = settler
+        self.limiter = limiter
 
     def default_cap(self, model: ModelInfo, requested: int | None) -> int:
         """The output cap to pay for: what was asked (at most the model's limit), else the default."""
@@ -112,11 +119,33 @@ class Billing:
         endpoint: str,
         stream: bool,
     ) -> Reservation:
-        """Hold the worst case; lower `cap` to what the balance (or key cap) pays; 402 below a minimum."""
-        mult = caller.group.multiplier_ppm
+        """Pass the rate limits (429), then hold the worst case (402 when even a minimal reply is unpaid)."""
         if model.context_length:
             # The upstream cannot read more than its context window, whatever the body's size.
             prompt_bound = min(prompt_bound, model.context_length)
+        ticket = await self.limiter.admit(caller.key, caller.group, prompt_bound, cap, n)
+        if ticket is None:
+            return await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream)
+        try:
+            r = await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream)
+        except BaseException:
+            self.limiter.settle(ticket, 0)
+            raise
+        r.ticket = ticket
+        return r
+
+    async def _hold(
+        self,
+        caller: Caller,
+        model: ModelInfo,
+        prompt_bound: int,
+        cap: int,
+        n: int,
+        endpoint: str,
+        stream: bool,
+    ) -> Reservation:
+        """Hold the worst case; lower `cap` to what the balance (or key cap) pays; 402 below a minimum."""
+        mult = caller.group.multiplier_ppm
         floor_cap = min(cap, self.settings.min_reply_tokens)
         full = want = worst_case(prompt_bound, cap * n, model.prices, mult)
         floor = worst_case(prompt_bound, floor_cap * n, model.prices, mult)
@@ -167,6 +196,8 @@ class Billing:
             self.leases.finish(lease, r.amount, charge)
         if r.amount:
             self.keyring.finish(key_id, r.amount, charge)
+        if r.ticket is not None:
+            self.limiter.settle(r.ticket, outcome.usage.total_tokens)
         settlement = self._settlement(r, outcome, charge, cost)
 
         def committed() -> None:

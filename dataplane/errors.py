@@ -78,6 +78,16 @@ def insufficient_quota(message: str) -> GatewayError:
     return GatewayError(402, message, "insufficient_quota", "insufficient_quota", headers=NO_RETRY)
 
 
+def rate_limited(type_: str, message: str, wait_ms: int, headers: dict[str, str]) -> GatewayError:
+    """429 for a gateway RPM/TPM limit (`type_` "requests" or "tokens"); the SDKs retry after the wait.
+
+    `retry-after` is whole seconds rounded up, between 1 and 60 (PROTOCOL §3.3); `retry-after-ms` is exact.
+    """
+    wait_ms = min(max(wait_ms, 1), 60_000)
+    retry = {"retry-after": str(min(-(-wait_ms // 1000), 60)), "retry-after-ms": str(wait_ms)}
+    return GatewayError(429, message, type_, "rate_limit_exceeded", headers={**headers, **retry})
+
+
 def upstream_error(message: str, status: int = 502) -> GatewayError:
     return GatewayError(status, message, "server_error", "upstream_error")
 

@@ -26,6 +26,7 @@ from dataplane.billing import Billing
 from dataplane.dbthreads import DBThreads
 from dataplane.keyring import Keyring
 from dataplane.leases import LeaseBook
+from dataplane.ratelimit import Limiter
 from dataplane.routing import ProviderHealth
 from dataplane.settlements import Settler
 from dataplane.snapshot import Snapshot, load_snapshot
@@ -80,7 +81,8 @@ class Gateway:
             settings.lease_idle_release_s,
         )
         self.settler = Settler(self.run_db, settings.settle_flush_interval_s)
-        self.billing = Billing(settings, self.leases, self.keyring, self.settler)
+        self.limiter = Limiter(settings)
+        self.billing = Billing(settings, self.leases, self.keyring, self.settler, self.limiter)
         self.health = ProviderHealth(settings.provider_failure_threshold, settings.provider_cooldown_s)
         self.adapters = make_adapters(settings)
         self.rng = random.Random()
@@ -107,6 +109,7 @@ class Gateway:
         self.snapshot = await self.run_db(_loaded, self.settings.secret_key)
         self._db_ok()
         self.settler.start()
+        await self.limiter.start()
         self._tasks = [
             asyncio.create_task(self._watch_config(), name="tollgate-config"),
             asyncio.create_task(self._maintain_leases(), name="tollgate-leases"),
@@ -120,6 +123,7 @@ class Gateway:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.settler.close()
+        await self.limiter.close()
         await self.leases.close_all()
         await self.transport.aclose()
         await asyncio.to_thread(self.db_threads.close)

@@ -48,8 +48,11 @@ def _apply_billing(chat: ChatRequest, r: Reservation) -> None:
 
 
 def billing_headers(r: Reservation) -> dict[str, str]:
-    """The header telling the client its output cap was lowered, if it was."""
-    return {LOWERED_HEADER: str(r.output_cap)} if r.lowered else {}
+    """The header telling the client its output cap was lowered, if it was; a limited key's x-ratelimit-*."""
+    headers = {LOWERED_HEADER: str(r.output_cap)} if r.lowered else {}
+    if r.ticket is not None:
+        headers.update(r.ticket.headers())
+    return headers
 
 
 def settle_failed(gateway: Gateway, r: Reservation, exc: BaseException, failures: Failures) -> None:
@@ -174,4 +177,4 @@ async def embeddings(request: Request) -> Response:
     if usage is None:
         usage, source = TokenUsage(_input_tokens(body["input"])), "counted"
     gateway.billing.finish(r, Outcome(usage, route=attempt.route, usage_source=source))
-    return Response(content, 200, media_type=JSON)
+    return Response(content, 200, headers=billing_headers(r), media_type=JSON)

@@ -65,6 +65,8 @@ class GroupInfo:
     id: int
     multiplier_ppm: int
     allowed_models: frozenset[str] | None
+    rpm_limit: int | None = None  # per member user
+    tpm_limit: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,8 @@ class KeyInfo:
     spent: int
     expires_at: dt.datetime | None
     revoked: bool
+    rpm_limit: int | None = None
+    tpm_limit: int | None = None
 
 
 def _allowed(models: list[str] | None) -> frozenset[str] | None:
@@ -150,11 +154,17 @@ def load_key(key_hash: str) -> KeyInfo | None:
         user_id=row.user_id,
         user_status=row.user.status,
         group=GroupInfo(
-            row.user.group.id, row.user.group.multiplier_ppm, _allowed(row.user.group.allowed_models)
+            row.user.group.id,
+            row.user.group.multiplier_ppm,
+            _allowed(row.user.group.allowed_models),
+            row.user.group.rpm_limit,
+            row.user.group.tpm_limit,
         ),
         allowed_models=_allowed(row.allowed_models),
         spend_cap=row.spend_cap,
         spent=row.spent,
         expires_at=row.expires_at,
         revoked=row.revoked_at is not None,
+        rpm_limit=row.rpm_limit,
+        tpm_limit=row.tpm_limit,
     )

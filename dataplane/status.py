@@ -38,6 +38,8 @@ async def status(request: Request) -> Response:
         "version": VERSION,
         "uptime_s": int(time.time() - gateway.started_at),
         "database": {"reachable": reachable, "checked_s_ago": round(checked_ago, 1)},
+        # Rate-limit counters; when Redis is down they fail open, so this process stays in service.
+        "redis": gateway.limiter.redis_status,
         "providers": {
             "total": len(providers),
             "available": sum(1 for p in providers if p.id not in cooling),

@@ -75,6 +75,8 @@ class Settings:
     secret_key: Secret
     var_dir: Path = Path("var")
     redis_url: str | None = None
+    # Prefix of every Redis key Tollgate writes (several installations, or tests, can share a Redis).
+    redis_prefix: str = "tollgate:"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     console_host: str = "127.0.0.1"
@@ -115,6 +117,7 @@ class Settings:
             secret_key=Secret(secret),
             var_dir=var_dir,
             redis_url=_env("REDIS_URL", "") or None,
+            redis_prefix=_env("TOLLGATE_REDIS_PREFIX", "tollgate:"),
             api_host=api_host,
             api_port=api_port,
             console_host=_env("TOLLGATE_CONSOLE_HOST", "127.0.0.1"),
