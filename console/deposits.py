@@ -18,6 +18,7 @@ from wtforms.validators import Length, Optional
 
 from console.access import me, operator_required
 from console.htmx import hx_redirect, render_page
+from shared.billing import held_for
 from shared.errors import InvalidInput
 from shared.models import User, utcnow
 from shared.settings import Settings
@@ -159,6 +160,7 @@ def _customer_page(form: ClaimForm):
         "needed": SOLID_CONFIRMATIONS,
         "form": form,
         "user": User.get_by_id(user.id),
+        "held": held_for(user.id),
     }
     return render_page("deposits/index.html", "deposits/_table.html", **context)
 
