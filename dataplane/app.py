@@ -11,8 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from dataplane import catalog, relay, status
-from dataplane.errors import GatewayError, gateway_error, http_error, unexpected_error
+from dataplane import anthropic_errors, messages, relay, status
+from dataplane.errors import GatewayError
 from dataplane.gateway import Gateway
 from dataplane.request_ids import RequestIdMiddleware
 from shared.db import db, init_db
@@ -28,8 +28,14 @@ def _routes() -> list[Route]:
         routes += [
             Route(f"{prefix}/chat/completions", relay.chat_completions, methods=["POST"]),
             Route(f"{prefix}/embeddings", relay.embeddings, methods=["POST"]),
-            Route(f"{prefix}/models", catalog.list_models, methods=["GET"]),
-            Route(f"{prefix}/models/{{model_id:path}}", catalog.get_model, methods=["GET"]),
+            Route(f"{prefix}/models", messages.list_models, methods=["GET"]),
+            Route(f"{prefix}/models/{{model_id:path}}", messages.get_model, methods=["GET"]),
+        ]
+    # The Anthropic SDKs append /v1 themselves; /v1/v1 serves a base URL that already ends in /v1.
+    for prefix in (*PREFIXES, "/v1/v1"):
+        routes += [
+            Route(f"{prefix}/messages", messages.messages, methods=["POST"]),
+            Route(f"{prefix}/messages/count_tokens", messages.count_tokens, methods=["POST"]),
         ]
     return routes
 
@@ -58,9 +64,10 @@ def create_app(
         routes=_routes(),
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={
-            GatewayError: gateway_error,
-            HTTPException: http_error,
-            Exception: unexpected_error,
+            # Errors in OpenAI's shape, or in Anthropic's on the Anthropic routes.
+            GatewayError: anthropic_errors.gateway_error,
+            HTTPException: anthropic_errors.http_error,
+            Exception: anthropic_errors.unexpected_error,
         },
         lifespan=lifespan,
     )

@@ -7,7 +7,8 @@
         ...
         fake.requests[-1].body                           # what the gateway forwarded
 
-It also answers Anthropic's `POST /v1/messages` (plain and streamed) from the same script.
+It also answers Anthropic's `POST /v1/messages` (plain and streamed) from the same script; in
+Anthropic streams, `stall_after`, `drop_after` and `error_after` count events (message_start is 0).
 
 A `Reply` says how to answer one request: status and error body, latency before the headers,
 the text or tool calls, the usage reported (None: none at all), and for streams where to stall
@@ -45,6 +46,8 @@ class Reply:
     tool_calls: list[dict[str, Any]] | None = None  # [{"id", "name", "arguments"}]
     usage: tuple[int, int] | None = (10, 5)  # (prompt, completion) or None: report no usage
     cached_tokens: int = 0
+    cache_write_tokens: int = 0  # Anthropic's cache_creation_input_tokens (part of the prompt)
+    preamble: str | None = None  # text streamed before the tool calls (OpenAI streams)
     latency_s: float = 0.0  # before the response headers
     stall_before_s: float = 0.0  # after the headers, before the first chunk
     stall_after: int | None = None  # stall after this many content chunks ...
@@ -171,8 +174,14 @@ class FakeUpstream:
     async def _anthropic_stream(self, reply: Reply, body: dict[str, Any]) -> AsyncIterator[bytes]:
         await self._pause(reply.stall_before_s)
         for i, (event, payload) in enumerate(_anthropic_events(reply, body)):
+            if i == reply.stall_after:
+                await self._pause(reply.stall_s)
             if i == reply.drop_after:
                 raise DroppedStream("cut by the test script")
+            if i == reply.error_after:
+                error = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+                yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
+                return
             yield f"event: {event}\ndata: {json.dumps(payload)}\n\n".encode()
 
     async def _embeddings(self, request: Request) -> Response:
@@ -268,6 +277,7 @@ def _chunks(reply: Reply, body: dict[str, Any]) -> dict[str, list[dict[str, Any]
     """The content chunks (which stalls and drops count) and the tail (finish, usage)."""
     content = [_chunk(body, {"role": "assistant", "content": ""})]
     if reply.tool_calls:
+        content += [_chunk(body, {"content": reply.preamble})] if reply.preamble else []
         content += _tool_deltas(reply, body)
     else:
         content += [_chunk(body, {"content": piece}) for piece in _pieces(reply)]
@@ -281,10 +291,10 @@ def _chunks(reply: Reply, body: dict[str, Any]) -> dict[str, list[dict[str, Any]
 def _anthropic_usage(reply: Reply) -> dict[str, int]:
     prompt, completion = reply.usage or (0, 0)
     return {
-        "input_tokens": prompt - reply.cached_tokens,
+        "input_tokens": prompt - reply.cached_tokens - reply.cache_write_tokens,
         "output_tokens": completion,
         "cache_read_input_tokens": reply.cached_tokens,
-        "cache_creation_input_tokens": 0,
+        "cache_creation_input_tokens": reply.cache_write_tokens,
     }
 
 
