@@ -11,6 +11,7 @@ from peewee import IntegrityError
 from shared.config_version import bump_config_version
 from shared.db import db
 from shared.errors import InvalidInput, NotFound
+from shared.key_admin import check_rate_limits
 from shared.keys import NewKey, generate_key
 from shared.models import ApiKey, Group, User, utcnow
 from shared.passwords import hash_password
@@ -103,6 +104,8 @@ def create_key(
     spend_cap: int | None = None,
     expires_at: dt.datetime | None = None,
     prefix: str = "sk-tg-",
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
 ) -> tuple[ApiKey, str]:
     """Create an API key for `user`; returns the row and the secret (which is never stored)."""
     if spend_cap is not None and spend_cap <= 0:
@@ -111,6 +114,7 @@ def create_key(
         raise InvalidInput("expires_at", "must be in the future")
     if len(name) > 100:
         raise InvalidInput("name", "must be at most 100 characters")
+    check_rate_limits(rpm_limit, tpm_limit)
     new: NewKey = generate_key(prefix)
     key = ApiKey.create(
         user=user,
@@ -120,6 +124,8 @@ def create_key(
         allowed_models=list(models) if models else None,
         spend_cap=spend_cap,
         expires_at=expires_at,
+        rpm_limit=rpm_limit,
+        tpm_limit=tpm_limit,
     )
     return key, new.secret
 

@@ -1,4 +1,4 @@
-"""Customer groups as operators manage them: name, price multiplier, allowed models."""
+"""Customer groups as operators manage them: name, price multiplier, allowed models, rate limits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from peewee import JOIN, Query, fn
 from shared.catalog import NAME_RE
 from shared.config_version import bump_config_version
 from shared.errors import InvalidInput, NotFound
+from shared.key_admin import check_rate_limits
 from shared.models import Group, User
 
 MAX_MULTIPLIER_PPM = 100_000_000  # ×100
@@ -45,12 +46,27 @@ def _check(name: str, multiplier_ppm: int, exclude_id: int | None) -> None:
 
 
 def save_group(
-    group: Group | None, name: str, multiplier_ppm: int, allowed_models: Sequence[str] | None
+    group: Group | None,
+    name: str,
+    multiplier_ppm: int,
+    allowed_models: Sequence[str] | None,
+    rpm_limit: int | None = None,
+    tpm_limit: int | None = None,
 ) -> Group:
-    """Create a group (`group` None) or change one; `allowed_models` None allows every model."""
+    """Create a group (`group` None) or change one; `allowed_models` None allows every model.
+
+    `rpm_limit` / `tpm_limit` limit each member user (all its keys together) per minute; None: unlimited.
+    """
     name = (name or "").strip()
     _check(name, multiplier_ppm, group.id if group else None)
-    values = dict(name=name, multiplier_ppm=multiplier_ppm, allowed_models=allowed_models or None)
+    check_rate_limits(rpm_limit, tpm_limit)
+    values = dict(
+        name=name,
+        multiplier_ppm=multiplier_ppm,
+        allowed_models=allowed_models or None,
+        rpm_limit=rpm_limit,
+        tpm_limit=tpm_limit,
+    )
     if group is None:
         group = Group.create(**values)
     else:
