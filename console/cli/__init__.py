@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import click
 
-from . import database, keys, models, providers, serve, tron, usage, users, welcome
+from . import database, groups, keys, models, providers, serve, tron, usage, users, welcome
 
 COMMANDS: list[click.Command] = [
     database.db,
     users.user,
+    groups.group,
     keys.key,
     providers.provider,
     models.model,
@@ -27,5 +28,5 @@ COMMANDS: list[click.Command] = [
 main = click.Group(
     "tollgate",
     commands=COMMANDS,
-    help="Operate a Tollgate gateway: database, users, keys, providers, models, usage and the processes.",
+    help="Operate a Tollgate gateway: database, users, groups, keys, providers, models, usage and processes.",
 )

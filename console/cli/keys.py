@@ -1,4 +1,4 @@
-"""`tollgate key ...`: create, revoke and list customers' API keys (secrets are shown once)."""
+"""`tollgate key ...`: create, limit, revoke and list customers' API keys (secrets are shown once)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import click
 
 from shared import accounts, catalog
 from shared.config_version import bump_config_version
+from shared.key_admin import set_key_limits
 from shared.models import ApiKey, User, utcnow
 
+from .groups import limit_options, rate_limit
 from .runtime import emit, iso, json_option, opened_database, table, usd
 
 
@@ -33,6 +35,8 @@ def key_row(key: ApiKey, email: str) -> dict[str, Any]:
         "state": key_state(key),
         "spent_usd": usd(key.spent),
         "spend_cap_usd": usd(key.spend_cap),
+        "rpm_limit": key.rpm_limit,
+        "tpm_limit": key.tpm_limit,
         "created_at": iso(key.created_at),
         "last_used_at": iso(key.last_used_at),
         "revoked_at": iso(key.revoked_at),
@@ -48,19 +52,48 @@ def key() -> None:
 @click.argument("email")
 @click.option("--name", default="", help="A label for the key.")
 @click.option("--models", help="Comma-separated model ids the key may call (default: all the group may).")
+@limit_options("for this key")
 @json_option
-def create(email: str, name: str, models: str | None, as_json: bool) -> None:
+def create(
+    email: str, name: str, models: str | None, rpm: str | None, tpm: str | None, as_json: bool
+) -> None:
     """Create an API key for a user and print its secret (shown this once)."""
     with opened_database() as settings:
         owner = accounts.get_user(email)
         allowed = accounts.parse_model_list(models)
         for slug in allowed or []:
             catalog.get_model(slug)  # a typo would make a key that can call nothing
-        created, secret = accounts.create_key(owner, name=name, models=allowed, prefix=settings.key_prefix)
+        created, secret = accounts.create_key(
+            owner,
+            name=name,
+            models=allowed,
+            prefix=settings.key_prefix,
+            rpm_limit=rate_limit("--rpm", rpm, None),
+            tpm_limit=rate_limit("--tpm", tpm, None),
+        )
         bump_config_version()
         row = {"key": secret, **key_row(ApiKey.get_by_id(created.id), owner.email)}
     emit(
         row, as_json, lambda r: f"key {r['id']} for {r['email']}: {r['key']}\n(the secret is shown only now)"
+    )
+
+
+@key.command("limit")
+@click.argument("key_id", type=int)
+@limit_options("for this key")
+@json_option
+def limit(key_id: int, rpm: str | None, tpm: str | None, as_json: bool) -> None:
+    """Change a key's rate limits (an option not given keeps its value); effective within seconds."""
+    with opened_database():
+        found = accounts.owned_key(key_id, None)
+        changed = set_key_limits(
+            found, rate_limit("--rpm", rpm, found.rpm_limit), rate_limit("--tpm", tpm, found.tpm_limit)
+        )
+        row = key_row(changed, found.user.email)
+    emit(
+        row,
+        as_json,
+        lambda r: f"key {r['id']}: rpm {r['rpm_limit'] or 'unlimited'}, tpm {r['tpm_limit'] or 'unlimited'}",
     )
 
 
