@@ -347,3 +347,21 @@ def test_count_tokens_and_models_in_anthropic_shape(gateway: ServerThread, alice
     assert openai_shape.json()["object"] == "list"
     with pytest.raises(anthropic.NotFoundError):
         client.models.retrieve("acme/nope")
+
+
+def test_rate_limited_key_gets_an_anthropic_429(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    limited = stocked.customer(1_000_000_000, rpm_limit=1)
+    gateway = start_gateway()
+    client = claude_client(gateway, limited)
+
+    first = client.messages.with_raw_response.create(model=CHAT_MODEL, max_tokens=10, messages=HELLO)
+    with pytest.raises(anthropic.RateLimitError) as caught:
+        client.messages.create(model=CHAT_MODEL, max_tokens=10, messages=HELLO)
+
+    assert first.headers["x-ratelimit-limit-requests"] == "1"
+    assert caught.value.body["error"]["type"] == "rate_limit_error"
+    assert 1 <= int(caught.value.response.headers["retry-after"]) <= 60
+    assert len(upstream.requests) == 1
+    assert len(usage_for(1)) == 1
