@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from shared.accounts import MIN_PASSWORD_LENGTH
+from shared.key_admin import MAX_RATE_LIMIT
 from shared.money import AmountError, parse_usd
 
 PASSWORD_RULE = Length(
@@ -28,6 +29,10 @@ PASSWORD_RULE = Length(
 MAX_NANO = 2**62
 KIND_CHOICES = [SelectChoice("openai", "OpenAI-compatible"), SelectChoice("anthropic", "Anthropic")]
 MODALITY_CHOICES = [SelectChoice("chat", "chat"), SelectChoice("embedding", "embedding")]
+RATE_LIMIT_RULES = [
+    Optional(),
+    NumberRange(min=1, max=MAX_RATE_LIMIT, message="A whole number from 1, or empty."),
+]
 
 
 class Usd:
@@ -90,6 +95,8 @@ class KeyForm(FlaskForm):
     expires_on = DateField("Expires on (UTC, optional)", validators=[Optional()])
     models = StringField("Allowed models (comma-separated; empty: all)", validators=[Length(max=4000)])
     spend_cap = StringField("Spend cap in USD (optional)", validators=[Usd(positive=True)])
+    rpm_limit = IntegerField("Requests per minute (optional)", validators=RATE_LIMIT_RULES)
+    tpm_limit = IntegerField("Tokens per minute (optional)", validators=RATE_LIMIT_RULES)
 
 
 class RenameForm(FlaskForm):
@@ -159,6 +166,8 @@ class GroupForm(FlaskForm):
     allowed_models = TextAreaField(
         "Allowed models (comma-separated; empty: all)", validators=[Length(max=8000)]
     )
+    rpm_limit = IntegerField("Requests per minute per user (optional)", validators=RATE_LIMIT_RULES)
+    tpm_limit = IntegerField("Tokens per minute per user (optional)", validators=RATE_LIMIT_RULES)
 
     def validate_multiplier(self, field: StringField) -> None:
         field.ppm = parse_multiplier(field.data)

@@ -1,4 +1,4 @@
-"""Operator: customer groups (name, price multiplier, allowed models)."""
+"""Operator: customer groups (name, price multiplier, allowed models, per-user rate limits)."""
 
 from __future__ import annotations
 
@@ -31,7 +31,9 @@ def _save(form: GroupForm, group: Group | None) -> bool:
             form.allowed_models.errors = [f"Unknown models: {', '.join(unknown)}"]
             return False
     try:
-        save_group(group, form.name.data, form.multiplier.ppm, models)
+        save_group(
+            group, form.name.data, form.multiplier.ppm, models, form.rpm_limit.data, form.tpm_limit.data
+        )
     except InvalidInput as exc:
         getattr(form, exc.field, form.name).errors = [exc.message]
         return False
@@ -52,7 +54,7 @@ def index():
 @bp.route("/<int:group_id>", methods=["GET", "POST"])
 @operator_required
 def edit(group_id: int):
-    """Change a group's name, multiplier or allowed models."""
+    """Change a group's name, multiplier, allowed models or per-user rate limits."""
     group = _group(group_id)
     if request.method == "POST":
         form = GroupForm()
@@ -60,6 +62,12 @@ def edit(group_id: int):
             flash(f"Saved group {form.name.data}.", "success")
             return redirect(url_for("groups.index"), code=303)
     else:
-        form = GroupForm(formdata=None, name=group.name, allowed_models=", ".join(group.allowed_models or []))
+        form = GroupForm(
+            formdata=None,
+            name=group.name,
+            allowed_models=", ".join(group.allowed_models or []),
+            rpm_limit=group.rpm_limit,
+            tpm_limit=group.tpm_limit,
+        )
         form.multiplier.data = multiplier(group.multiplier_ppm).lstrip("×")
     return render_template("groups/edit.html", form=form, group=group)

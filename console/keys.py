@@ -1,4 +1,4 @@
-"""API keys: create (the secret is shown once), edit name/expiry/models/cap, revoke."""
+"""API keys: create (the secret is shown once), edit name/expiry/models/cap/rate limits, revoke."""
 
 from __future__ import annotations
 
@@ -85,6 +85,8 @@ def create():
                     spend_cap=nano_of(form.spend_cap),
                     expires_at=_expiry(form.expires_on.data),
                     prefix=current_app.config["TOLLGATE"].key_prefix,
+                    rpm_limit=form.rpm_limit.data,
+                    tpm_limit=form.tpm_limit.data,
                 )
             except InvalidInput as exc:
                 _apply_error(form, exc)
@@ -102,7 +104,7 @@ def create():
 @bp.route("/<int:key_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit(key_id: int):
-    """Rename a key, or change its expiry, allowed models and spend cap."""
+    """Rename a key, or change its expiry, allowed models, spend cap and rate limits."""
     key = _own(key_id)
     if key.revoked_at is not None:
         abort(404)
@@ -112,7 +114,13 @@ def edit(key_id: int):
         if not form.models.errors:
             try:
                 update_key(
-                    key, form.name.data or "", models, nano_of(form.spend_cap), _expiry(form.expires_on.data)
+                    key,
+                    form.name.data or "",
+                    models,
+                    nano_of(form.spend_cap),
+                    _expiry(form.expires_on.data),
+                    form.rpm_limit.data,
+                    form.tpm_limit.data,
                 )
             except InvalidInput as exc:
                 _apply_error(form, exc)
@@ -148,6 +156,7 @@ def _form_for(key: ApiKey) -> KeyForm:
     form.name.data = key.name
     form.models.data = ", ".join(key.allowed_models or [])
     form.spend_cap.data = current_app.jinja_env.filters["usd_plain"](key.spend_cap)
+    form.rpm_limit.data, form.tpm_limit.data = key.rpm_limit, key.tpm_limit
     if key.expires_at is not None:
         form.expires_on.data = (key.expires_at - dt.timedelta(days=1)).date()
     return form
