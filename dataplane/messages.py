@@ -91,7 +91,7 @@ class UpstreamRequests:
 
 def _native_status(exc: GatewayError, failures: Failures) -> GatewayError:
     """The error for the client: a lone Anthropic route's overload or rate limit keeps its status."""
-    if len(failures.items) != 1:
+    if len(failures.items) != 1 or exc.status < 500:  # a 4xx is the request's own problem, kept as is
         return exc
     failure = failures.items[0]
     if failure.route.provider.kind != "anthropic" or failure.status not in NATIVE_STATUSES:

@@ -210,3 +210,32 @@ def test_upstream_error_event_mid_stream_reaches_the_sdk(
     assert caught.value.body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
     [record] = usage_for(1)
     assert (record.status, record.prompt_tokens, record.completion_tokens) == ("partial", 40, 1)
+
+
+def test_failover_from_an_overloaded_anthropic_route_to_an_openai_one(
+    shop: Shop, upstream: FakeUpstream, upstream_b: FakeUpstream, start_gateway: Callable
+) -> None:
+    url = upstream.url  # type: ignore[attr-defined]
+    catalog.add_provider("claude", url + "/v1", "sk-ant-test", shop.settings.secret_key, kind="anthropic")
+    shop.model(CHAT_MODEL, "claude", upstream_model="claude-test", priority=10)
+    shop.provider("beta", upstream_b.url)  # type: ignore[attr-defined]
+    shop.model(CHAT_MODEL, "beta", upstream_model="beta-chat", priority=0)
+    customer = shop.customer(1_000_000_000)
+    gateway = start_gateway()
+    upstream.script(Reply(status=529))
+    upstream_b.script(Reply(text="from beta", usage=(11, 2)))
+
+    message = claude_client(gateway, customer).messages.create(
+        model=CHAT_MODEL, max_tokens=10, messages=HELLO, extra_headers={"anthropic-beta": "x-1"}
+    )
+
+    assert message.content[0].text == "from beta"
+    assert [r.path for r in upstream.requests] == ["/v1/messages"]
+    assert upstream_b.requests[-1].path == "/v1/chat/completions"
+    assert "anthropic-beta" not in upstream_b.requests[-1].headers
+    [record] = usage_for(1)
+    assert (record.provider, record.upstream_model, record.charge) == (
+        "beta",
+        "beta-chat",
+        11 * 1_000 + 2 * 2_000,
+    )
