@@ -365,3 +365,40 @@ def test_rate_limited_key_gets_an_anthropic_429(
     assert 1 <= int(caught.value.response.headers["retry-after"]) <= 60
     assert len(upstream.requests) == 1
     assert len(usage_for(1)) == 1
+
+
+def test_images_and_documents_become_openai_parts(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    # $0.05 pays ~50k prompt tokens: holding the 300 KB of base64 as tokens would lower the cap or 402.
+    customer = stocked.customer(50_000_000)
+    gateway = start_gateway()
+    picture = "iVBORw0KGgo" + "A" * 300_000
+    content = [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": picture}},
+        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.png"}},
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0x"},
+        },
+        {"type": "text", "text": "Describe these."},
+    ]
+    # A base URL that already ends in /v1 is served too (/v1/v1/messages).
+    client = anthropic.Anthropic(base_url=gateway.url + "/v1", api_key=customer.secret, max_retries=0)
+
+    raw = client.messages.with_raw_response.create(
+        model=CHAT_MODEL, max_tokens=100, messages=[{"role": "user", "content": content}]
+    )
+
+    [message] = upstream.requests[-1].body["messages"]
+    assert message["content"] == [
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{picture}"}},
+        {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+        {
+            "type": "file",
+            "file": {"filename": "document.pdf", "file_data": "data:application/pdf;base64,JVBERi0x"},
+        },
+        {"type": "text", "text": "Describe these."},
+    ]
+    assert "x-tollgate-max-tokens-lowered" not in raw.headers
+    assert raw.parse().content[0].text == "Hello from upstream"
