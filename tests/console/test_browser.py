@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openai import OpenAI
+from openai import OpenAI, RateLimitError
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
@@ -25,7 +25,7 @@ from dataplane.app import create_app as create_dataplane
 from shared.accounts import create_user
 from shared.billing import adjust
 from shared.catalog import add_model_route, add_provider
-from shared.models import User
+from shared.models import ApiKey, User
 from shared.settings import Settings
 from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
@@ -226,3 +226,39 @@ def test_operator_edits_a_price_inline_and_the_next_request_costs_it(browser: Br
     shot(operator, "16-provider-test")
     page.close()
     operator.close()
+
+
+def test_customer_limits_a_key_and_the_data_plane_enforces_it(browser: Browser, stack: Stack) -> None:
+    base = stack.console_url
+    customer = create_user("limited@example.com", PASSWORD)
+    adjust(customer.id, 1_000_000_000, "test top-up")
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    sign_in(page, base, "limited@example.com")
+    page.goto(base + "/keys")
+    page.fill("input[name=name]", "one a minute")
+    page.fill("input[name=rpm_limit]", "1")
+    page.click("button:has-text('Create key')")
+    secret = page.locator("[data-testid=new-secret]").input_value()
+
+    chat(stack.gateway_url, secret)
+    client = OpenAI(base_url=stack.gateway_url + "/v1", api_key=secret, max_retries=0)
+    with pytest.raises(RateLimitError) as refused:
+        client.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}])
+    assert refused.value.response.headers["x-ratelimit-limit-requests"] == "1"
+    assert 1 <= int(refused.value.response.headers["retry-after"]) <= 60
+
+    page.goto(base + f"/keys/{ApiKey.get(ApiKey.user == customer.id).id}/edit")
+    expect(page.locator("input[name=rpm_limit]")).to_have_value("1")
+    page.fill("input[name=rpm_limit]", "")
+    shot(page, "17-key-limits")
+    page.click("button:has-text('Save')")
+    expect(page.locator("#keys-table")).to_contain_text("one a minute")
+    deadline = time.monotonic() + 2.0  # limits apply within two seconds of being saved
+    while True:
+        try:
+            chat(stack.gateway_url, secret)
+            break
+        except RateLimitError:
+            assert time.monotonic() < deadline, "the cleared limit still applies"
+            time.sleep(0.05)
+    page.close()
