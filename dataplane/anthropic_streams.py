@@ -30,7 +30,7 @@ from dataplane.anthropic_wire import STOP_REASONS, anthropic_usage, usage_from_a
 from dataplane.billing import Reservation
 from dataplane.failover import Attempt
 from dataplane.gateway import Gateway
-from dataplane.streaming import SSERelay, delivered_tokens
+from dataplane.streaming import SSERelay, delivered_tokens, event_error, parse_event
 from dataplane.tokens import estimate_prompt_tokens, estimate_tokens
 from dataplane.upstreams.base import openai_usage
 from shared.money import TokenUsage
@@ -179,17 +179,13 @@ class TranslatedRelay(SSERelay):
 
     def _chunk(self, data: bytes) -> bytes:
         state = self.state
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            log.warning("dropping a stream event that is not JSON: %r", data[:200])
+        chunk = parse_event(data)
+        if chunk is None:
             return b""
-        if not isinstance(chunk, dict):
-            return b""
-        if chunk.get("error"):
-            error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-            message = str(error.get("message") or "The upstream provider failed mid-stream.")
-            state.error = ("upstream_error", message)
+        error = event_error(chunk)
+        if error is not None:
+            # OpenAI's error codes are not Anthropic error types; the message is what matters.
+            state.error = ("upstream_error", error[1])
             return b""
         usage = openai_usage(chunk)
         if usage is not None:

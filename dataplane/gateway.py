@@ -9,6 +9,7 @@ once a second (reloading caches when it moves) and maintain leases.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import os
 import random
@@ -32,6 +33,7 @@ from dataplane.settlements import Settler
 from dataplane.snapshot import Snapshot, load_snapshot
 from dataplane.upstreams import make_adapters
 from shared.config_version import read_config_version
+from shared.heartbeat import last_heartbeat
 from shared.settings import Settings
 
 log = logging.getLogger("tollgate.dataplane")
@@ -43,6 +45,11 @@ UPSTREAM_CONNECTIONS = 512
 
 def _loaded(secret_key: Any) -> Snapshot:
     return load_snapshot(read_config_version(), secret_key)
+
+
+def _polled() -> tuple[int, dt.datetime | None]:
+    """The config version and the worker's last heartbeat, read in one trip to a DB thread."""
+    return read_config_version(), last_heartbeat()
 
 
 def default_transport() -> httpx.AsyncBaseTransport:
@@ -90,6 +97,8 @@ class Gateway:
         self.started_at = time.time()
         self.db_checked_at = 0.0
         self.db_reachable = False
+        # When the worker last beat (naive UTC), as of the last config poll; for /api/status.
+        self.worker_beat: dt.datetime | None = None
         self._tasks: list[asyncio.Task] = []
 
     async def send(self, request: httpx.Request) -> httpx.Response:
@@ -133,9 +142,9 @@ class Gateway:
         self.db_checked_at = time.monotonic()
 
     async def reload(self) -> None:
-        """Poll the config version once; reload the snapshot and forget cached keys if it moved."""
+        """Poll the config version and the worker heartbeat; reload the caches if the version moved."""
         try:
-            version = await self.run_db(read_config_version)
+            version, self.worker_beat = await self.run_db(_polled)
             if version != self.snapshot.version:
                 self.snapshot = await self.run_db(load_snapshot, version, self.settings.secret_key)
                 self.keyring.clear()

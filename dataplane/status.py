@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dataplane.gateway import Gateway
+from shared.heartbeat import worker_status
+from shared.models import utcnow
 
 
 def _version() -> str:
@@ -45,6 +47,8 @@ async def status(request: Request) -> Response:
             "available": sum(1 for p in providers if p.id not in cooling),
             "cooling_down": sorted(p.name for p in providers if p.id in cooling),
         },
+        # The worker expires dead requests' holds and credits deposits; serving goes on without it.
+        "worker": worker_status(gateway.worker_beat, utcnow()),
         "models": sum(1 for m in gateway.snapshot.models.values() if m.routes),
         "settlements_queued": gateway.settler.queued,
     }

@@ -80,6 +80,27 @@ def delivered_tokens(choices: list[Any]) -> tuple[int, bool]:
     return tokens, finished
 
 
+def parse_event(data: bytes) -> dict[str, Any] | None:
+    """One upstream stream event's JSON object; None when it is not one (logged when not JSON)."""
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        log.warning("dropping a stream event that is not JSON: %r", data[:200])
+        return None
+    return chunk if isinstance(chunk, dict) else None
+
+
+def event_error(chunk: dict[str, Any]) -> tuple[str, str] | None:
+    """The (code, message) of an error an upstream sent as a stream event, or None."""
+    if not chunk.get("error"):
+        return None
+    error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+    return (
+        str(error.get("code") or "upstream_error"),
+        str(error.get("message") or "The upstream provider failed mid-stream."),
+    )
+
+
 class SSERelay:
     """An ASGI response that relays one upstream stream.
 
@@ -217,19 +238,12 @@ class SSERelay:
 
     def _chunk(self, data: bytes) -> bytes:
         state = self.state
-        try:
-            chunk = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            log.warning("dropping a stream event that is not JSON: %r", data[:200])
+        chunk = parse_event(data)
+        if chunk is None:
             return b""
-        if not isinstance(chunk, dict):
-            return b""
-        if chunk.get("error"):
-            error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
-            state.error = (
-                str(error.get("code") or "upstream_error"),
-                str(error.get("message") or "The upstream provider failed mid-stream."),
-            )
+        error = event_error(chunk)
+        if error is not None:
+            state.error = error
             return b""
         usage = openai_usage(chunk)
         if usage is not None:

@@ -19,14 +19,13 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from shared import billing
 from shared.db import db, init_db, is_postgres
-from shared.models import Hold, KeyValue, User, utcnow
+from shared.heartbeat import record_heartbeat
+from shared.models import Hold, User
 from shared.money import format_usd
 from shared.settings import Settings
 from shared.tron.jobs import scan_deposits
 
 log = logging.getLogger("tollgate.worker")
-
-HEARTBEAT_KEY = "worker_heartbeat"
 
 
 @dataclass(frozen=True)
@@ -92,18 +91,8 @@ def reconcile_balances(settings: Settings) -> list[billing.Drift]:
 
 def heartbeat(settings: Settings) -> dt.datetime:
     """Record that the worker is alive (naive UTC, ISO 8601) for /api/status and the console."""
-    now = utcnow()
     with db.connection_context():
-        KeyValue.insert(key=HEARTBEAT_KEY, value=now.isoformat()).on_conflict(
-            conflict_target=[KeyValue.key], update={KeyValue.value: now.isoformat()}
-        ).execute()
-    return now
-
-
-def last_heartbeat() -> dt.datetime | None:
-    """When the worker last reported itself alive (naive UTC), or None if it never ran."""
-    row = KeyValue.get_or_none(KeyValue.key == HEARTBEAT_KEY)
-    return dt.datetime.fromisoformat(row.value) if row else None
+        return record_heartbeat()
 
 
 JOBS: tuple[JobSpec, ...] = (

@@ -7,7 +7,8 @@ import openai
 import pytest
 
 from shared import accounts
-from tests.dataplane.helpers import CHAT_MODEL, EMBED_MODEL, Customer, Shop
+from shared.heartbeat import record_heartbeat
+from tests.dataplane.helpers import CHAT_MODEL, EMBED_MODEL, Customer, Shop, eventually
 from tests.support.servers import ServerThread
 
 
@@ -59,6 +60,20 @@ def test_status_is_public_and_reports_health(gateway: ServerThread) -> None:
     assert body["providers"] == {"total": 1, "available": 1, "cooling_down": []}
     assert body["version"] and body["uptime_s"] >= 0
     assert response.headers["x-request-id"].startswith("req_")
+
+
+def test_status_reports_whether_the_worker_is_beating(gateway: ServerThread) -> None:
+    before = httpx.get(f"{gateway.url}/api/status").json()
+    record_heartbeat()
+
+    def alive_worker() -> dict | None:
+        worker = httpx.get(f"{gateway.url}/api/status").json()["worker"]
+        return worker if worker["alive"] else None
+
+    worker = eventually(alive_worker, what="the data plane to see the worker's heartbeat")
+
+    assert before["worker"] == {"alive": False, "last_seen_s_ago": None}
+    assert worker["last_seen_s_ago"] <= 5
 
 
 def test_disabled_group_models_are_hidden(stocked: Shop, start_gateway: object) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from shared import accounts, billing, jobs
+from shared.heartbeat import HEARTBEAT_KEY, last_heartbeat
 from shared.models import Hold, KeyValue, User, utcnow
 from shared.settings import Settings
 
@@ -67,12 +68,12 @@ def test_reconcile_reports_a_tampered_balance_and_leaves_it(
 
 
 def test_heartbeat_records_when_the_worker_last_ran(settings: Settings) -> None:
-    assert jobs.last_heartbeat() is None
+    assert last_heartbeat() is None
     first = jobs.heartbeat(settings)
-    assert jobs.last_heartbeat() == first
+    assert last_heartbeat() == first
     second = jobs.heartbeat(settings)
-    assert jobs.last_heartbeat() == second >= first
-    assert KeyValue.select().where(KeyValue.key == jobs.HEARTBEAT_KEY).count() == 1
+    assert last_heartbeat() == second >= first
+    assert KeyValue.select().where(KeyValue.key == HEARTBEAT_KEY).count() == 1
 
 
 def test_the_scheduler_runs_every_registered_job(settings: Settings) -> None:
@@ -114,9 +115,7 @@ def test_the_worker_process_releases_stale_holds_and_stops_on_sigterm(
         [sys.executable, "-m", "shared.jobs"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
     )
     try:
-        assert _wait_for(
-            lambda: jobs.last_heartbeat() is not None and Hold.get_by_id(stale).state == "expired"
-        )
+        assert _wait_for(lambda: last_heartbeat() is not None and Hold.get_by_id(stale).state == "expired")
     finally:
         worker.send_signal(signal.SIGTERM)
         _, log = worker.communicate(timeout=30)
