@@ -24,7 +24,7 @@ from shared.tron.rate import Rate, parse_rate
 
 PREFIX = "tron."
 NETWORKS = ("mainnet", "nile", "shasta")
-DISCOVERY_MODES = ("blocks", "trongrid")
+DISCOVERY_MODES = ("blocks", "trongrid", "logs")
 MAINNET_USDT = "TR7NHqjeKQxGTCi8q8ZY4pL8otSzgjLj6t"
 
 

@@ -57,7 +57,7 @@ class TronDeposit(BaseModel):
     credited_units = BigIntegerField(null=True)
     rate = CharField(null=True, max_length=40)  # USD per USDT, decimal string
     rate_source = CharField(null=True, max_length=64)
-    found_by = CharField(default="scan", max_length=16)  # scan | claim | trongrid
+    found_by = CharField(default="scan", max_length=16)  # scan | claim | trongrid | logs
     created_at = DateTimeField(default=utcnow, index=True)
 
     class Meta:

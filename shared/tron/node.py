@@ -1,7 +1,9 @@
-"""The one way Tollgate talks to a TRON node: tronpy for the full-node API, httpx for TronGrid v1.
+"""The one way Tollgate talks to a TRON node: tronpy for the full-node API, httpx for TronGrid v1
+and for JSON-RPC (`eth_getLogs` at `{url}jsonrpc`).
 
 Every answer is untrusted input: shapes are checked here, and every transport failure, HTTP error,
-non-JSON body, `{"Error": …}` body or unexpected shape becomes `NodeUnavailable`. "Not found" is
+non-JSON body, `{"Error": …}` body, JSON-RPC error object or unexpected shape becomes
+`NodeUnavailable` (`LogRangeTooLarge` when a smaller `eth_getLogs` range may pass). "Not found" is
 not an error (`None` / an empty list). The API key goes in the `TRON-PRO-API-KEY` header on
 every call; tronpy's built-in shared keys are never used, and a client is never built without an
 explicit URL (tronpy would otherwise fall back to mainnet TronGrid).
@@ -31,6 +33,9 @@ TXID_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 ZERO_OWNER = "T9yD14Nj9j7xAB4dbGeiX9h8unkKHxuWwb"
 V1_PAGE_LIMIT = 50
 V1_MAX_PAGES = 50
+# java-tron answers every JSON-RPC error with HTTP 200; these codes mean "ask for less": invalid
+# params (the block range is over the limit), limit exceeded, response too large.
+JSONRPC_TOO_MUCH = (-32602, -32005, -32003)
 
 
 class NodeUnavailable(Exception):
@@ -44,6 +49,10 @@ class NodeUnavailable(Exception):
     def rate_limited(self) -> bool:
         """True for 403/429 (TronGrid's quota and frequency limits)."""
         return self.status in (403, 429)
+
+
+class LogRangeTooLarge(NodeUnavailable):
+    """`eth_getLogs` refused a filter as too big; the same filter over fewer blocks may pass."""
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,27 @@ class TronNode:
             params = {**params, "fingerprint": fingerprint}
         raise NodeUnavailable("trc20 history: too many pages")
 
+    def get_logs(self, log_filter: dict[str, Any]) -> list[Any]:
+        """The raw entries `eth_getLogs` returns for one filter (each still to be checked)."""
+        result = self._jsonrpc("eth_getLogs", [log_filter])
+        if not isinstance(result, list):
+            raise NodeUnavailable("eth_getLogs: result is not a list")
+        return result
+
+    def _jsonrpc(self, method: str, params: list[Any]) -> Any:
+        with guarded(method):
+            request = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params}
+            response = self.http.post("jsonrpc", json=request)
+            response.raise_for_status()
+            answer = response.json()
+        if not isinstance(answer, dict):
+            raise NodeUnavailable(f"{method}: not a JSON-RPC response")
+        if answer.get("error") is not None:
+            raise _jsonrpc_error(method, answer["error"])
+        if "result" not in answer:
+            raise NodeUnavailable(f"{method}: JSON-RPC response without a result")
+        return answer["result"]
+
     def _v1_page(self, path: str, params: dict[str, Any]) -> dict[str, Any]:
         with guarded(path):
             response = self.http.get(path, params=params)
@@ -200,6 +230,16 @@ class TronNode:
         if not isinstance(page.get("meta", {}), dict):
             raise NodeUnavailable(f"{path}: bad meta")
         return page
+
+
+def _jsonrpc_error(method: str, error: Any) -> NodeUnavailable:
+    """The exception for a JSON-RPC error object (whatever its shape)."""
+    code = error.get("code") if isinstance(error, dict) else None
+    message = str(error.get("message", "")) if isinstance(error, dict) else str(error)
+    text = f"{method}: JSON-RPC error {code}: {message[:200]}"
+    if code in JSONRPC_TOO_MUCH:
+        return LogRangeTooLarge(text)
+    return NodeUnavailable(text)
 
 
 def _block_num(text: object) -> int:

@@ -5,9 +5,16 @@ Discovery modes (`config.discovery`):
   (solid data, so it is also the verification); the cursor moves one fully processed block at a
   time and never past the solid head, and never after a failed node call;
 - "trongrid": TronGrid v1 history of "hot" addresses (Deposit tab opened or "I've paid" pressed
-  lately), each candidate then verified with `walletsolidity/gettransactioninfobyid`.
+  lately), each candidate then verified with `walletsolidity/gettransactioninfobyid`;
+- "logs": JSON-RPC `eth_getLogs` over the solid blocks after the cursor, for every assigned
+  address (USDT Transfer logs, 1,000 recipients and at most 5,000 blocks a call, see
+  `log_discovery`), each candidate then verified with `walletsolidity/gettransactioninfobyid`;
+  the cursor (the same one as "blocks" mode's, so the two can be swapped) moves one range at a
+  time, only once every address chunk of the range was answered and every candidate verified.
 
-A failed node call ends the run cleanly: the error and a back-off are stored, nothing else moves.
+"blocks" and "logs" also refresh the display-only list of pending (not yet solid) transfers to
+hot addresses. A failed node call ends the run cleanly: the error and a back-off are stored,
+nothing else moves.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from shared.errors import InvalidInput
 from shared.models import utcnow
 from shared.settings import Settings
 from shared.tron import config as tron_config
-from shared.tron import lease
+from shared.tron import lease, log_discovery
 from shared.tron.addresses import normalize
 from shared.tron.config import TronConfig
 from shared.tron.crediting import LedgerRefTaken, record
@@ -40,6 +47,9 @@ LEASE_NAME = "tron_scanner"
 MAX_BLOCKS_PER_RUN = 200
 USDT_DECIMALS = 6
 TRONGRID_OVERLAP_MS = 10 * 60 * 1000
+# Logs mode: 50,000 blocks (about 42 hours) a run at most; a longer catch-up spreads over runs,
+# each range saved as it is done.
+MAX_LOG_RANGES_PER_RUN = 10
 
 NodeFactory = Callable[[TronConfig], TronNode]
 
@@ -135,7 +145,10 @@ class Scanner:
         if config.discovery == "trongrid":
             report.recorded += scan_hot_addresses(config, node, heads, now)
             return
-        self._scan_blocks(config, node, state, report, heads, now)
+        if config.discovery == "logs":
+            self._scan_logs(config, node, state, report, heads)
+        else:
+            self._scan_blocks(config, node, state, report, heads)
         refresh_pending(node, config, heads, known_addresses(only_hot_at=now), now)
 
     def _scan_blocks(
@@ -145,25 +158,56 @@ class Scanner:
         state: ScannerState,
         report: ScanReport,
         heads: Heads,
-        now: dt.datetime,
     ) -> None:
-        if state.cursor is None:
-            state.cursor = config.start_block - 1 if config.start_block else heads.solid
+        cursor = _start_cursor(config, state, heads)
         known = known_addresses()
-        last = min(heads.solid, state.cursor + MAX_BLOCKS_PER_RUN)
-        for number in range(state.cursor + 1, last + 1):
+        last = min(heads.solid, cursor + MAX_BLOCKS_PER_RUN)
+        for number in range(cursor + 1, last + 1):
             found = [
                 f
                 for info in node.block_infos(number, solid=True)
                 for f in _safe_findings(info, known, config, heads)
             ]
             report.recorded += record_all(found, config, "scan")
-            state.cursor = number
-            report.blocks += 1
-            save_state(config.network, state)
-            if not lease.acquire(LEASE_NAME, self.holder, self.lease_ttl_s, self.clock()):
-                report.skipped = "lost the lease to another scanner"
+            if not self._advance(config, state, report, number, number):
                 return
+
+    def _scan_logs(
+        self,
+        config: TronConfig,
+        node: TronNode,
+        state: ScannerState,
+        report: ScanReport,
+        heads: Heads,
+    ) -> None:
+        cursor = _start_cursor(config, state, heads)
+        known = known_addresses()
+        chunks = log_discovery.queries(config.usdt_hex, list(known))
+        last = min(heads.solid, cursor + MAX_LOG_RANGES_PER_RUN * log_discovery.MAX_RANGE_BLOCKS)
+        for first, end in log_discovery.block_ranges(cursor + 1, last):
+            found = log_discovery.candidates(node, chunks, first, end)
+            report.recorded += verify_candidates(found, node, known, config, heads)
+            if not self._advance(config, state, report, first, end):
+                return
+
+    def _advance(
+        self, config: TronConfig, state: ScannerState, report: ScanReport, first: int, last: int
+    ) -> bool:
+        """Store the cursor after blocks `first`..`last` were fully processed; False if the lease is lost."""
+        report.blocks += last - first + 1
+        state.cursor = last
+        save_state(config.network, state)
+        if not lease.acquire(LEASE_NAME, self.holder, self.lease_ttl_s, self.clock()):
+            report.skipped = "lost the lease to another scanner"
+            return False
+        return True
+
+
+def _start_cursor(config: TronConfig, state: ScannerState, heads: Heads) -> int:
+    """The cursor, set on the first run to just before the start block (or to the solid head)."""
+    if state.cursor is None:
+        state.cursor = config.start_block - 1 if config.start_block else heads.solid
+    return state.cursor
 
 
 def _check_contract(config: TronConfig, node: TronNode, state: ScannerState) -> None:
@@ -176,6 +220,21 @@ def _check_contract(config: TronConfig, node: TronNode, state: ScannerState) -> 
             f"contract {config.usdt_contract} has {decimals} decimals, USDT has 6: not scanning"
         )
     state.extra["contract_checked"] = config.usdt_hex
+
+
+def verify_candidates(
+    found: dict[str, int], node: TronNode, known: dict[str, TronAddress], config: TronConfig, heads: Heads
+) -> list[TronDeposit]:
+    """Logs mode: record what each candidate's solid TransactionInfo says (the only credit path)."""
+    recorded: list[TronDeposit] = []
+    for txid, block in sorted(found.items(), key=lambda item: (item[1], item[0])):
+        info = node.transaction_info(txid, solid=True)
+        if info is None:
+            # eth_getLogs saw it in a solid block: the node's two views disagree, so this range
+            # is not done yet; a later run looks again.
+            raise NodeUnavailable(f"eth_getLogs listed {txid} in block {block}, but it has no solid info")
+        recorded += record_all(_safe_findings(info, known, config, heads), config, "logs")
+    return recorded
 
 
 def _safe_findings(

@@ -1,5 +1,6 @@
 """What the fake TRON node serves, as data: addresses as topics, Transfer logs, block ids, the
-`visible: false` view of a TransactionInfo, TronGrid v1 items, transaction ids and signatures.
+`visible: false` view of a TransactionInfo, TronGrid v1 items, JSON-RPC log entries, transaction
+ids and signatures.
 """
 
 from __future__ import annotations
@@ -63,6 +64,28 @@ def v1_item(tx: Any, contract: str, frm: str, to: str, value: int) -> dict[str, 
         "to": to_base58check_address(to),
         "type": "Transfer",
         "value": str(value),
+    }
+
+
+def rpc_log(log: Any, txid: str, block: int, tx_index: int, log_index: int) -> dict[str, Any] | None:
+    """A TransactionInfo log as `eth_getLogs` shows it (0x hex everywhere); None if unreadable."""
+    try:
+        address = to_hex_address(log["address"]) if log["address"].startswith("T") else "41" + log["address"]
+        topics = ["0x" + t for t in log["topics"]]
+        data = "0x" + log["data"]
+    except (KeyError, TypeError, AttributeError, ValueError):
+        return None
+    return {
+        "address": "0x" + address[2:],
+        "blockHash": "0x" + block_id(block),
+        "blockNumber": hex(block),
+        "blockTimestamp": hex((GENESIS_TS + block * 3000) // 1000),
+        "transactionHash": "0x" + txid,
+        "transactionIndex": hex(tx_index),
+        "logIndex": hex(log_index),
+        "removed": False,
+        "topics": topics,
+        "data": data,
     }
 
 

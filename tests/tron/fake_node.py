@@ -2,11 +2,12 @@
 
 It is stateful (blocks, a solid head, transactions, TRC-20 and TRX balances), answers the full
 node API (`/wallet/*`, `/walletsolidity/*`, honouring `visible`), TronGrid v1's TRC-20 history
-with fingerprint pagination, and the sweep path (`getsignweight`, `broadcasttransaction`, with
-signature checks). Tests drive it through the real tronpy and httpx clients, and can reorganise
-unsolidified blocks, inject faults (status, body, delay, dropped connection) and read every
-request it received. A path prefix `/trongrid/` is accepted so that URLs containing "trongrid"
-can be tested.
+with fingerprint pagination, JSON-RPC `eth_getLogs` (with java-tron's -32602 above
+`max_log_range` blocks or `max_log_topics` topics in a slot), and the sweep path
+(`getsignweight`, `broadcasttransaction`, with signature checks). Tests drive it through the real
+tronpy and httpx clients, and can reorganise unsolidified blocks, inject faults (status, body,
+delay, dropped connection) and read every request it received. A path prefix `/trongrid/` is
+accepted so that URLs containing "trongrid" can be tested.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from tests.tron.chain_data import (  # noqa: F401 (re-exported for tests)
     USDT,
     USDT_HEX,
     block_id,
+    rpc_log,
     signed_by,
     topic_of,
     transfer_log,
@@ -50,6 +52,24 @@ class Fault:
     drop: bool = False
     times: int | None = None  # None: until cleared
     skip: int = 0  # let this many matching requests through first
+
+
+@dataclass(frozen=True)
+class LogCall:
+    """One `eth_getLogs` request as received, and whether it was answered with logs."""
+
+    first: int
+    last: int
+    recipients: list[str]  # the recipient topics (third slot), 64 hex without "0x"
+    ok: bool
+
+
+class RpcError(Exception):
+    """A JSON-RPC error the fake answers with."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -80,6 +100,8 @@ class FakeTronNode:
         self.broadcast_error: str | None = None
         self.decimals: dict[str, int] = {}  # contract hex -> decimals() (6 when absent)
         self.revert_next_call = False  # e.g. the balance was frozen between balanceOf and transfer
+        self.max_log_range = 5_000  # java-tron's default jsonrpc.maxBlockRange
+        self.max_log_topics = 1_000  # java-tron's default jsonrpc.maxSubTopics
         self.counter = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -187,6 +209,25 @@ class FakeTronNode:
         """The paths requested so far, in order."""
         return [r["path"] for r in self.requests]
 
+    def log_calls(self) -> list[LogCall]:
+        """Every `eth_getLogs` request so far, in order (block numbers as ints)."""
+        calls = []
+        for r in self.requests:
+            if r["path"] != "jsonrpc" or not isinstance(r["body"], dict):
+                continue
+            params = (r["body"].get("params") or [{}])[0]
+            topics = params.get("topics") or []
+            recipients = topics[2] if len(topics) > 2 and isinstance(topics[2], list) else []
+            calls.append(
+                LogCall(
+                    first=int(params["fromBlock"], 16),
+                    last=int(params["toBlock"], 16),
+                    recipients=[t.removeprefix("0x") for t in recipients],
+                    ok=not r["fault"] and r.get("rpc_error") is None,
+                )
+            )
+        return calls
+
     # --- balances ----------------------------------------------------------------------------
 
     def _transfers(self, tx: Tx) -> list[tuple[str, str, str, int]]:
@@ -234,14 +275,18 @@ class FakeTronNode:
         except ValueError:
             payload = {}
         with self.lock:
-            self.requests.append(
-                {"method": method, "path": path, "headers": headers, "body": payload, "query": query}
-            )
+            entry = {"method": method, "path": path, "headers": headers, "body": payload, "query": query}
+            self.requests.append(entry)
             fault = self._fault_for(path)
+            entry["fault"] = fault is not None
             if fault is not None:
                 text = fault.body if fault.body is not None else json.dumps({"Error": "fault"})
                 return fault.status, text.encode(), fault.delay_s, fault.drop
-            answer = self._route(path, payload, query)
+            if path == "jsonrpc":
+                answer = self._jsonrpc(payload)
+                entry["rpc_error"] = answer["error"]["code"] if "error" in answer else None
+            else:
+                answer = self._route(path, payload, query)
         return 200, json.dumps(answer).encode(), 0.0, False
 
     def _fault_for(self, path: str) -> Fault | None:
@@ -291,6 +336,59 @@ class FakeTronNode:
         if name == "broadcasttransaction":
             return self._broadcast(body)
         return {"Error": f"class org.tron.core.exception.BadItemException : unknown path {path}"}
+
+    def _jsonrpc(self, body: Any) -> dict[str, Any]:
+        """Answer one JSON-RPC request (only `eth_getLogs`; errors with HTTP 200, as java-tron)."""
+        request_id = body.get("id") if isinstance(body, dict) else None
+        try:
+            if not isinstance(body, dict) or body.get("method") != "eth_getLogs":
+                raise RpcError(-32601, "the method does not exist/is not available")
+            params = body.get("params")
+            if not isinstance(params, list) or len(params) != 1 or not isinstance(params[0], dict):
+                raise RpcError(-32602, "invalid params")
+            result = self._get_logs(params[0])
+        except RpcError as exc:
+            return {"jsonrpc": "2.0", "id": request_id, "error": {"code": exc.code, "message": str(exc)}}
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+    def _get_logs(self, log_filter: dict[str, Any]) -> list[dict[str, Any]]:
+        first = self._block_param(log_filter.get("fromBlock", "latest"))
+        last = min(self.head, self._block_param(log_filter.get("toBlock", "latest")))
+        if last < first:
+            raise RpcError(-32602, "invalid block range params")
+        if last - first + 1 > self.max_log_range:
+            raise RpcError(-32602, f"exceed max block range: {self.max_log_range}")
+        topics = log_filter.get("topics") or []
+        if any(isinstance(slot, list) and len(slot) > self.max_log_topics for slot in topics):
+            raise RpcError(-32602, f"exceed max topics: {self.max_log_topics}")
+        addresses = _lower_set(log_filter.get("address"))
+        return [
+            entry
+            for number in range(first, last + 1)
+            for entry in self._rpc_logs_of_block(number)
+            if _log_matches(entry, addresses, topics)
+        ]
+
+    def _block_param(self, value: Any) -> int:
+        tags = {"latest": self.head, "finalized": self.solid, "earliest": 0}
+        if value in tags:
+            return tags[value]
+        try:
+            return int(value, 16)
+        except (TypeError, ValueError):
+            raise RpcError(-32602, f"invalid block number: {value!r}") from None
+
+    def _rpc_logs_of_block(self, number: int) -> list[dict[str, Any]]:
+        """Every log of a block as eth_getLogs shows it, `logIndex` counted within the block."""
+        entries: list[dict[str, Any]] = []
+        in_block = [t for t in self.txs.values() if t.block == number and isinstance(t.info, dict)]
+        for tx_index, tx in enumerate(in_block):
+            logs = tx.info.get("log")
+            for log in logs if isinstance(logs, list) else []:
+                entry = rpc_log(log, tx.txid, number, tx_index, len(entries))
+                if entry is not None:
+                    entries.append(entry)
+        return entries
 
     def _visible_tx(self, txid: str, solid: bool) -> Tx | None:
         tx = self.txs.get(txid)
@@ -423,6 +521,25 @@ class FakeTronNode:
             self.accounts[owner] -= SWEEP_ENERGY_FEE_SUN
             self.add_info(id=txid, logs=[transfer_log(owner, to, amount, contract)])
         self.txs[txid].raw = raw
+
+
+def _lower_set(value: Any) -> set[str] | None:
+    """A filter slot (one value, a list of values, or null for "any") as a set."""
+    if value is None:
+        return None
+    return {v.lower() for v in (value if isinstance(value, list) else [value]) if isinstance(v, str)}
+
+
+def _log_matches(entry: dict[str, Any], addresses: set[str] | None, topics: list[Any]) -> bool:
+    if addresses is not None and entry["address"] not in addresses:
+        return False
+    for position, slot in enumerate(topics):
+        wanted = _lower_set(slot)
+        if wanted is None:
+            continue
+        if position >= len(entry["topics"]) or entry["topics"][position].lower() not in wanted:
+            return False
+    return True
 
 
 def _handler_for(node: FakeTronNode) -> type[BaseHTTPRequestHandler]:

@@ -35,7 +35,10 @@ def test_config_set_show_and_refuse(cli: Cli, fake: FakeTronNode) -> None:  # no
     before = snapshot()
     assert "rate" in cli.fails("tron", "config", "set", "rate", "zero")
     assert "xpub" in cli.fails("tron", "config", "set", "xpub", "xprv9z1p")
+    assert "trongrid, logs" in cli.fails("tron", "config", "set", "discovery", "getlogs")
     assert snapshot() == before
+    cli.ok("tron", "config", "set", "discovery", "logs")
+    assert cli.json("tron", "config", "show")["discovery"] == "logs"
 
 
 def test_scan_status_and_deposits(cli: Cli, fake: FakeTronNode) -> None:  # noqa: F811

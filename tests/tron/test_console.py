@@ -121,7 +121,7 @@ def test_operator_edits_settings_and_bad_values_are_refused(
         "min_deposit_micro": "10",
         "rate": "0.98",
         "xpub": XPUB,
-        "discovery": "blocks",
+        "discovery": "logs",
         "start_block": "0",
         "sweep_threshold_micro": "20",
         "treasury": "",
@@ -130,6 +130,7 @@ def test_operator_edits_settings_and_bad_values_are_refused(
     assert saved.status_code == 303
     stored = config.load(settings.secret_key)
     assert (stored.network, stored.min_deposit_micro, stored.rate) == ("nile", 10_000_000, "0.98")
+    assert stored.discovery == "logs"
     assert str(stored.api_key) == "test-api-key"  # an empty field keeps the key
     refused = web.post("/operator/deposits/config", {**form, "xpub": "xprv-nonsense", "rate": "2"})
     assert refused.status_code == 200 and "not an extended public key" in text(refused)

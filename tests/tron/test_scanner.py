@@ -251,10 +251,16 @@ def test_transfers_to_strangers_are_ignored(fake: FakeTronNode, alice: Customer,
     assert TronDeposit.select().count() == 0 and alice.balance == 0
 
 
+@pytest.mark.parametrize("discovery", ["blocks", "logs"])
 def test_api_key_goes_on_every_call_and_never_to_logs(
-    settings: Settings, fake: FakeTronNode, alice: Customer, clock: Clock, caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    fake: FakeTronNode,
+    alice: Customer,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+    discovery: str,
 ) -> None:
-    config.update({"node_url": fake.url + "trongrid/"}, settings.secret_key)
+    config.update({"node_url": fake.url + "trongrid/", "discovery": discovery}, settings.secret_key)
     fake.add_transfer(SENDER, alice.address.address, 12_000_000)
     fake.solidify()
     fake.fail(path="getnodeinfo", status=500, times=1)
@@ -266,7 +272,8 @@ def test_api_key_goes_on_every_call_and_never_to_logs(
     keys = {r["headers"].get("tron-pro-api-key") for r in fake.requests}
     assert keys == {"test-api-key"}
     assert "test-api-key" not in caplog.text
-    assert all(r["path"].startswith(("wallet", "v1")) for r in fake.requests)
+    assert all(r["path"].startswith(("wallet", "v1", "jsonrpc")) for r in fake.requests)
+    assert ("jsonrpc" in fake.paths()) == (discovery == "logs")
 
 
 def test_rate_is_snapshotted_and_floored(
