@@ -15,8 +15,9 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
+from typing import TypeVar
 
 from peewee import fn
 
@@ -24,6 +25,25 @@ from shared.db import BaseModel, db, write_transaction
 from shared.models import ApiKey, Hold, LedgerEntry, UsageRecord, User, utcnow
 
 _MAX_PARAMS = 30_000  # bind parameters per INSERT: below SQLite's 32,766 and PostgreSQL's 65,535
+_MAX_IN = 512  # ids per IN (...) list
+
+T = TypeVar("T")
+
+
+def binary_chunks(items: Sequence[T], most: int) -> Iterator[Sequence[T]]:
+    """`items` in consecutive runs whose lengths are powers of two, longest first, none above `most`.
+
+    Each distinct number of rows or ids is a distinct SQL text, and SQLite keeps up to 128 compiled
+    statements per connection, batch inserts among them large: with power-of-two runs a batch
+    uses a handful of shapes that stay cached, instead of a new one (and more memory) per size.
+    """
+    size = 1 << (max(1, most).bit_length() - 1)
+    start = 0
+    while start < len(items):
+        while size > len(items) - start:
+            size >>= 1
+        yield items[start : start + size]
+        start += size
 
 
 class InsufficientBalance(Exception):
@@ -149,8 +169,10 @@ def refresh_holds(hold_ids: Iterable[int], ttl_s: float) -> int:
     ids = list(hold_ids)
     if not ids:
         return 0
-    return (
-        Hold.update(expires_at=_deadline(ttl_s)).where(Hold.id.in_(ids) & (Hold.state == "active")).execute()
+    deadline = _deadline(ttl_s)
+    return sum(
+        Hold.update(expires_at=deadline).where(Hold.id.in_(list(chunk)) & (Hold.state == "active")).execute()
+        for chunk in binary_chunks(ids, _MAX_IN)
     )
 
 
@@ -231,8 +253,11 @@ def settle(batch: Sequence[Settlement]) -> list[str]:
     with write_transaction():
         ids = [s.request_id for s in batch]
         done = {
-            r.request_id
-            for r in UsageRecord.select(UsageRecord.request_id).where(UsageRecord.request_id.in_(ids))
+            request_id
+            for chunk in binary_chunks(ids, _MAX_IN)
+            for (request_id,) in UsageRecord.select(UsageRecord.request_id)
+            .where(UsageRecord.request_id.in_(list(chunk)))
+            .tuples()
         }
         fresh = _unique(s for s in batch if s.request_id not in done)
         if not fresh:
@@ -261,7 +286,7 @@ def settle(batch: Sequence[Settlement]) -> list[str]:
 
 
 def _insert_rows(model: type[BaseModel], rows: list[dict]) -> None:
-    """Insert rows (all with the same keys) in as few parameterised statements as possible.
+    """Insert rows (all with the same keys) in a few parameterised multi-row statements.
 
     Same effect as `model.insert_many(rows).execute()`, about six times cheaper: peewee builds
     SQL for every value, which adds up when the data plane settles hundreds of requests at once.
@@ -270,9 +295,7 @@ def _insert_rows(model: type[BaseModel], rows: list[dict]) -> None:
     columns = [model._meta.fields[name] for name in names]
     quoted = ", ".join(f'"{c.column_name}"' for c in columns)
     placeholders = "(" + ", ".join([db.param] * len(columns)) + ")"
-    per_statement = max(1, _MAX_PARAMS // len(columns))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
+    for chunk in binary_chunks(rows, _MAX_PARAMS // len(columns)):
         params = [c.db_value(row[name]) for row in chunk for name, c in zip(names, columns, strict=True)]
         values = ", ".join([placeholders] * len(chunk))
         db.execute_sql(f'INSERT INTO "{model._meta.table_name}" ({quoted}) VALUES {values}', params)

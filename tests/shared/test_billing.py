@@ -87,3 +87,33 @@ def test_concurrent_holds_never_overdraw(database_url: str) -> None:
     assert sum(1 for r in results if r is not None) == 3
     assert _balance(user) == 1_000
     assert billing.reconcile() == []
+
+
+@pytest.mark.parametrize("count", [0, 1, 7, 512, 1_000])
+def test_binary_chunks_cover_everything_in_order_in_few_shapes(count: int) -> None:
+    items = list(range(count))
+
+    chunks = list(billing.binary_chunks(items, 300))
+
+    assert [x for chunk in chunks for x in chunk] == items
+    assert all(len(c) <= 300 and len(c) & (len(c) - 1) == 0 for c in chunks)
+    assert len({len(c) for c in chunks}) <= 9
+
+
+def test_a_large_batch_with_repeats_bills_each_request_once(database_url: str) -> None:
+    user = _user(10_000_000)
+    batch = [
+        billing.Settlement(
+            request_id=f"r{i}", user_id=user.id, hold_id=None, api_key_id=None, model="m", charge=1_000
+        )
+        for i in range(1_300)
+    ]
+    assert len(billing.settle(batch[:700])) == 700
+
+    again = billing.settle(batch)
+
+    assert again == [f"r{i}" for i in range(700, 1_300)]
+    assert UsageRecord.select().count() == 1_300
+    assert LedgerEntry.select().where(LedgerEntry.kind == "charge").count() == 1_300
+    assert _balance(user) == 10_000_000 - 1_300 * 1_000
+    assert billing.reconcile() == []
