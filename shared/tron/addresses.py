@@ -8,6 +8,7 @@ compare). Deposit addresses come from an operator's account-level xpub
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from bip_utils import Base58ChecksumError, Bip32KeyError, Bip44, Bip44Changes, Bip44Coins, Bip44Levels
 from peewee import IntegrityError, fn
@@ -42,6 +43,16 @@ def normalize(address: str) -> str:
     except (BadAddress, ValueError) as exc:
         raise InvalidInput("address", f"not a TRON address: {address!r}") from exc
     return hex_form
+
+
+def normalize_untrusted(value: Any) -> str | None:
+    """`normalize` for a value from a node's answer: None when it is not an address at all."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return normalize(value)
+    except InvalidInput:
+        return None
 
 
 def to_base58(address: str) -> str:

@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from shared.errors import InvalidInput
-from shared.tron.addresses import normalize
+from shared.tron.addresses import normalize_untrusted
 from shared.tron.node import LogRangeTooLarge, NodeUnavailable, TronNode
 from shared.tron.verification import TRANSFER_TOPIC
 
@@ -118,7 +117,7 @@ def _problem(entry: Any, query: LogQuery) -> str:
     txid = entry.get("transactionHash")
     if not isinstance(txid, str) or not TXID_RE.match(txid.lower().removeprefix("0x")):
         return f"bad transactionHash {str(txid)[:80]!r}"
-    if _hex_address(entry.get("address")) != query.contract_hex:
+    if normalize_untrusted(entry.get("address")) != query.contract_hex:
         return f"address {str(entry.get('address'))[:50]!r} is not the USDT contract"
     topics = entry.get("topics")
     if not isinstance(topics, list) or len(topics) < 3 or not all(isinstance(t, str) for t in topics):
@@ -127,15 +126,6 @@ def _problem(entry: Any, query: LogQuery) -> str:
     if topic0 != TRANSFER_TOPIC or recipient not in query.wanted:
         return "not a Transfer to one of the queried addresses"
     return ""
-
-
-def _hex_address(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return normalize(value)
-    except InvalidInput:
-        return None
 
 
 def _quantity(value: Any) -> int | None:

@@ -27,12 +27,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.errors import InvalidInput
 from shared.models import utcnow
 from shared.settings import Settings
 from shared.tron import config as tron_config
 from shared.tron import lease, log_discovery
-from shared.tron.addresses import normalize
+from shared.tron.addresses import normalize_untrusted
 from shared.tron.config import TronConfig
 from shared.tron.crediting import LedgerRefTaken, record
 from shared.tron.models import TronAddress, TronDeposit
@@ -275,18 +274,9 @@ def _candidates(items: list[Any], address: TronAddress, usdt_hex: str) -> dict[s
         if not isinstance(item, dict) or item.get("type") != "Transfer":
             continue
         token = item.get("token_info") if isinstance(item.get("token_info"), dict) else {}
-        same_token = _hex_or_none(token.get("address")) == usdt_hex
-        to_us = _hex_or_none(item.get("to")) == address.address_hex
+        same_token = normalize_untrusted(token.get("address")) == usdt_hex
+        to_us = normalize_untrusted(item.get("to")) == address.address_hex
         txid, ts = item.get("transaction_id"), item.get("block_timestamp")
         if same_token and to_us and isinstance(txid, str) and len(txid) == 64 and isinstance(ts, int):
             found[txid.lower()] = ts
     return found
-
-
-def _hex_or_none(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return normalize(value)
-    except InvalidInput:
-        return None
