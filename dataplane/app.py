@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,16 @@ from shared.settings import Settings
 
 # "" serves the OpenAI paths un-prefixed too, for clients whose base URL lacks the /v1.
 PREFIXES = ("/v1", "/api/v1", "")
+
+
+def freeze_startup_objects() -> None:
+    """Take everything alive after start-up (modules, caches, the snapshot) out of the cyclic GC's scans.
+
+    Under load every full collection walked some 70,000 long-lived objects and stopped the event
+    loop for 30-50 ms, which set the p99 latency; frozen objects are never walked again.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def _routes() -> list[Route]:
@@ -55,6 +66,7 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
         gateway = Gateway(settings, transport)
         await gateway.start()
+        freeze_startup_objects()
         try:
             yield {"gateway": gateway}
         finally:
