@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+from pathlib import Path
+
 import click
 
 from shared import migrations
@@ -17,10 +22,18 @@ def console_url(settings: Settings) -> str:
     return f"http://{settings.console_host}:{settings.console_port}/"
 
 
+def cli_command() -> str:
+    """How to call this CLI from the shell it runs in: `tollgate` when on PATH, else its path."""
+    if shutil.which("tollgate"):
+        return "tollgate"
+    script = Path(sys.executable).parent / "tollgate"
+    return os.path.relpath(script) if script.is_relative_to(Path.cwd()) else str(script)
+
+
 def login_hint(settings: Settings) -> list[str]:
     """Who can log in as an operator, or how to create the first operator."""
     if migrations.pending():
-        return ["The database is not migrated yet: run `tollgate db upgrade` first."]
+        return [f"The database is not migrated yet: run `{cli_command()} db upgrade` first."]
     operators = [u.email for u in User.select(User.email).where(User.role == "operator").order_by(User.id)]
     if operators:
         return [f"Log in to the console as an operator: {', '.join(operators)}"]
@@ -28,7 +41,7 @@ def login_hint(settings: Settings) -> list[str]:
     token = ensure_setup_token(settings.var_dir)
     return [
         "No operator exists yet. Create one, then log in to the console with it:",
-        "  tollgate user create you@example.com --operator --password 'a long password'",
+        f"  {cli_command()} user create you@example.com --operator --password 'a long password'",
         f"or open {console_url(settings)}setup in a browser and enter this one-time token: {token}",
     ]
 
