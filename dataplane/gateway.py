@@ -148,6 +148,8 @@ class Gateway:
             if version != self.snapshot.version:
                 self.snapshot = await self.run_db(load_snapshot, version, self.settings.secret_key)
                 self.keyring.clear()
+            else:
+                await self.keyring.refresh_spend()
             self._db_ok()
         except (DatabaseError, InterfaceError) as exc:
             # Serving from the caches is still right; /api/status reports the database as down.

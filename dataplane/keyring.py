@@ -5,10 +5,13 @@ Unknown hashes are remembered briefly too, so a client hammering a bad key costs
 second, not one per request. The whole cache is dropped whenever the config version moves
 (revocation, disabled users, new caps), which the gateway checks about once a second.
 
-Spend caps: a key may spend `spend_cap`. What it has spent is the DB's `spent` at load time,
-plus what this process committed since (minus what was already committed at load time), plus
+Spend caps: a key may spend `spend_cap`. What it has spent is the DB's `spent` at the last read,
+plus what this process committed since (minus what was already committed at that read), plus
 charges queued for settlement, plus holds of requests in flight. The estimate can only run
 high for a moment (when a commit lands between the DB read and the cache fill), never low.
+`spent` of capped keys is read again at every config poll, so what other data-plane processes
+charged counts here within about a second; their requests still in flight do not, so with
+several processes a cap can be passed by what those few requests cost.
 """
 
 from __future__ import annotations
@@ -16,9 +19,9 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from dataplane.snapshot import KeyInfo, load_key
+from dataplane.snapshot import KeyInfo, load_key, load_spent
 from shared.keys import hash_key
 
 UNKNOWN_TTL_S = 1.0
@@ -72,6 +75,21 @@ class Keyring:
             return entry
         entry = self._cache[key_hash] = CachedKey(info, marks.get(info.id, 0), now)
         return entry
+
+    async def refresh_spend(self) -> None:
+        """Read again what each cached key with a spend cap has spent (charges by other processes)."""
+        capped = {h: e for h, e in self._cache.items() if e.info is not None and e.info.spend_cap is not None}
+        if not capped:
+            return
+        marks = dict(self._committed)  # before the read, as in `lookup`
+        spent = await self._run_db(load_spent, [e.info.id for e in capped.values() if e.info])
+        for key_hash, entry in capped.items():
+            info = entry.info
+            # Skip entries dropped or reloaded while we were reading.
+            if info is None or self._cache.get(key_hash) is not entry or info.id not in spent:
+                continue
+            fresh = replace(info, spent=spent[info.id])
+            self._cache[key_hash] = CachedKey(fresh, marks.get(info.id, 0), entry.loaded_at)
 
     def room(self, entry: CachedKey) -> int | None:
         """How much more the key may spend (None: no cap)."""

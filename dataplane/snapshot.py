@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from shared.billing import binary_chunks
 from shared.models import ApiKey, CatalogModel, Group, Provider, Route, User
 from shared.money import Prices
 from shared.settings import Secret
@@ -142,6 +144,15 @@ def load_snapshot(version: int, secret_key: Secret) -> Snapshot:
         for m in CatalogModel.select().where(CatalogModel.enabled == True)  # noqa: E712
     }
     return Snapshot(version, models, tuple(providers.values()))
+
+
+def load_spent(key_ids: Sequence[int]) -> dict[int, int]:
+    """What each of these keys has spent so far, as committed (blocking; run it in a thread)."""
+    return {
+        key_id: spent
+        for chunk in binary_chunks(key_ids, 512)
+        for key_id, spent in ApiKey.select(ApiKey.id, ApiKey.spent).where(ApiKey.id.in_(list(chunk))).tuples()
+    }
 
 
 def load_key(key_hash: str) -> KeyInfo | None:

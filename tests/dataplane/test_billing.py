@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import openai
@@ -104,24 +105,47 @@ def test_uncapped_request_with_enough_balance_is_forwarded_untouched(
 
 
 def test_key_spend_cap_is_enforced(stocked: Shop, upstream: FakeUpstream, start_gateway: Callable) -> None:
-    capped = stocked.customer(10_000_000_000, spend_cap=120_000)
+    # Each request costs 20,000; one is let in only while its worst case (134,000 for a ~94-token
+    # prompt bound and 20 output tokens) still fits under the cap.
+    capped = stocked.customer(10_000_000_000, spend_cap=300_000)
     gateway = start_gateway()
-    upstream.default = Reply(usage=(10, 5))  # 20,000 each
-    client = capped.client(gateway.url)
+    upstream.default = Reply(usage=(10, 5))
 
+    statuses = _statuses(capped.client(gateway.url), 12)
+
+    assert statuses == [200] * 9 + [402] * 3
+    usage_for(9)
+    assert sum(charges(capped.user_id)) == 9 * 20_000
+
+
+def _statuses(client: openai.OpenAI, count: int) -> list[int]:
     statuses = []
-    for _ in range(8):
+    for _ in range(count):
         try:
             client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=20)
             statuses.append(200)
         except openai.APIStatusError as exc:
             statuses.append(exc.status_code)
+    return statuses
 
-    assert 402 in statuses
-    assert sum(charges(capped.user_id)) <= 120_000
-    successes = statuses.count(200)
-    usage_for(successes)
-    assert sum(charges(capped.user_id)) == successes * 20_000
+
+def test_a_spend_cap_holds_across_two_data_planes(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    capped = stocked.customer(10_000_000_000, spend_cap=300_000)
+    one, two = start_gateway(), start_gateway()
+    upstream.default = Reply(usage=(10, 5))  # 20,000 each; a request needs 134,000 of room
+    assert _statuses(capped.client(two.url), 1) == [200]  # the second process now caches the key
+    usage_for(1)
+    assert _statuses(capped.client(one.url), 9) == [200] * 8 + [402]
+    usage_for(9)
+    time.sleep(3 * stocked.settings.config_poll_interval_s)  # a config poll of the second process
+
+    later = _statuses(capped.client(two.url), 3)
+
+    # 180,000 spent: the second process knows, though its own requests spent only 20,000.
+    assert later == [402] * 3
+    assert sum(charges(capped.user_id)) == 9 * 20_000
 
 
 def test_group_multiplier_applies_to_the_charge(
