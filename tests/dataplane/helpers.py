@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import httpx
 from openai import OpenAI
 
 from shared import accounts, billing, catalog
@@ -32,6 +33,16 @@ def eventually(check: Callable[[], T], timeout: float = 5.0, what: str = "condit
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.01)
+
+
+def prompt_bound(request: httpx.Request) -> int:
+    """The prompt bound a text-only request's hold is sized by: its body's size in bytes plus 16."""
+    return len(request.content) + 16
+
+
+def affordable_output(budget: int, request: httpx.Request) -> int:
+    """The output cap `budget` pays at the test prices once the request's prompt bound is paid."""
+    return (budget - prompt_bound(request) * 1_000) // 2_000
 
 
 def usage_for(request_count: int) -> list[UsageRecord]:

@@ -16,9 +16,11 @@ from tests.dataplane.helpers import (
     Customer,
     Shop,
     active_holds,
+    affordable_output,
     balance,
     charges,
     eventually,
+    prompt_bound,
     usage_for,
 )
 from tests.support.servers import ServerThread
@@ -64,9 +66,15 @@ def test_output_cap_is_lowered_to_what_the_balance_pays(
     sent = upstream.requests[-1].body["max_tokens"]
     assert sent == lowered
     assert 16 <= lowered < 500  # ≤ (1,000,000 − prompt bound × 1,000) / 2,000
+    # The whole balance is held: the prompt bound at $1/M, every unit left buys output at $2/M.
+    assert lowered == affordable_output(1_000_000, raw.http_request)
     assert raw.parse().choices[0].message.content
     [record] = usage_for(1)
     assert record.charge == 10 * 1_000 + 5 * 2_000
+    assert charges(customer.user_id) == [20_000]
+    gateway.stop()
+    assert balance(customer.user_id) == 1_000_000 - 20_000
+    assert active_holds() == 0
 
 
 def test_default_cap_is_lowered_with_max_completion_tokens(
@@ -82,6 +90,8 @@ def test_default_cap_is_lowered_with_max_completion_tokens(
     forwarded = upstream.requests[-1].body
     assert forwarded["max_completion_tokens"] == int(raw.headers["x-tollgate-max-tokens-lowered"])
     assert "max_tokens" not in forwarded
+    # The default cap (4,096 tokens, ~8.2M) does not fit in $0.001: it becomes what the balance pays.
+    assert forwarded["max_completion_tokens"] == affordable_output(1_000_000, raw.http_request)
 
 
 def test_uncapped_request_with_enough_balance_is_forwarded_untouched(
@@ -171,12 +181,19 @@ def test_over_delivery_is_charged_at_most_the_hold_but_recorded_in_full(
 ) -> None:
     upstream.script(Reply(usage=(10, 1_000_000)))
 
-    alice.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=10)
+    raw = alice.client(gateway.url).chat.completions.with_raw_response.create(
+        model=CHAT_MODEL, messages=HELLO, max_tokens=10
+    )
 
     [record] = usage_for(1)
     assert record.completion_tokens == 1_000_000
     assert record.cost == 10 * 1_000 + 1_000_000 * 2_000
     assert 10 * 2_000 < record.charge < 10_000 * 1_000  # the hold: prompt bound plus 10 output tokens
+    hold = prompt_bound(raw.http_request) * 1_000 + 10 * 2_000
+    assert record.charge == hold
+    assert charges(alice.user_id) == [hold]
+    gateway.stop()
+    assert balance(alice.user_id) == 10_000_000_000 - hold
 
 
 def test_upstream_failure_is_not_billed(
@@ -200,7 +217,8 @@ def test_concurrent_requests_never_overdraw_and_bill_each_success_once(
     # Each request holds its prompt bound plus 400 output tokens (~0.9M nano) and costs 500,000.
     customer = stocked.customer(3_000_000)
     gateway = start_gateway(min_reply_tokens=400)
-    upstream.default = Reply(usage=(100, 200), latency_s=0.2)
+    # The upstream answers only once every request was let in or refused: no hold is freed early.
+    upstream.default = Reply(usage=(100, 200), latency_s=60)
     client = customer.client(gateway.url)
     results: list[int] = []
 
@@ -214,11 +232,15 @@ def test_concurrent_requests_never_overdraw_and_bill_each_success_once(
     threads = [threading.Thread(target=call) for _ in range(10)]
     for t in threads:
         t.start()
+    eventually(lambda: len(results) + len(upstream.requests) == 10, what="every request to be decided")
+    upstream.release()
     for t in threads:
         t.join()
 
     successes = results.count(200)
     assert 1 <= successes < 10 and results.count(402) == 10 - successes
+    # Three holds of ~0.9M fit in 3M at once; the fourth finds ~0.3M left and is refused.
+    assert sorted(results) == [200] * 3 + [402] * 7
     usage_for(successes)
     assert charges(customer.user_id) == [500_000] * successes
     gateway.stop()
@@ -252,3 +274,4 @@ def test_lowered_cap_is_announced_on_streams_too(
 
     assert text == "Hello from upstream"
     assert upstream.requests[-1].body["max_completion_tokens"] == lowered < 500
+    assert lowered == affordable_output(1_000_000, response.http_request)

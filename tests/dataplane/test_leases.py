@@ -15,7 +15,16 @@ from dataplane.settlements import Settler
 from shared import billing
 from shared.db import db
 from shared.models import Hold, UsageRecord, utcnow
-from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, active_holds, balance, charges, usage_for
+from tests.dataplane.helpers import (
+    CHAT_MODEL,
+    Customer,
+    Shop,
+    active_holds,
+    balance,
+    charges,
+    eventually,
+    usage_for,
+)
 from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
 
@@ -27,7 +36,8 @@ def test_two_data_planes_on_one_database_never_overdraw(
 ) -> None:
     customer = stocked.customer(3_000_000)
     gateways = [start_gateway(min_reply_tokens=400), start_gateway(min_reply_tokens=400)]
-    upstream.default = Reply(usage=(100, 200), latency_s=0.2)  # 500,000 each
+    # 500,000 each; the upstream answers once every request was let in or refused.
+    upstream.default = Reply(usage=(100, 200), latency_s=60)
     results: list[int] = []
 
     def call(gateway: ServerThread) -> None:
@@ -42,11 +52,15 @@ def test_two_data_planes_on_one_database_never_overdraw(
     threads = [threading.Thread(target=call, args=(gateways[i % 2],)) for i in range(10)]
     for t in threads:
         t.start()
+    eventually(lambda: len(results) + len(upstream.requests) == 10, what="every request to be decided")
+    upstream.release()
     for t in threads:
         t.join()
 
     successes = results.count(200)
     assert 1 <= successes <= 5 and results.count(402) == 10 - successes
+    # Each request holds ~0.9M: whichever process takes them, three fit in 3M and a fourth does not.
+    assert sorted(results) == [200] * 3 + [402] * 7
     usage_for(successes)
     for gateway in gateways:
         gateway.stop()

@@ -8,11 +8,14 @@ import anthropic
 import httpx
 import pytest
 
-from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, charges, usage_for
+from shared.models import UsageRecord
+from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, active_holds, balance, charges, usage_for
 from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
 
 HELLO = [{"role": "user", "content": "hello"}]
+# What a translated stream without usage bills for HELLO's prompt: "hello" is 2 tokens, plus 4 per message.
+COUNTED_PROMPT = 6
 WEATHER_TOOL = {
     "name": "get_weather",
     "description": "Weather by city",
@@ -253,6 +256,10 @@ def test_errors_have_anthropic_shape_and_sdk_classes(
     assert "messages.0" in caught_400.value.message
     assert upstream.requests == []
     assert usage_for(0) == [] and charges(alice.user_id) == []
+    gateway.stop()  # every settlement is written by now: none of these requests left a trace
+    assert UsageRecord.select().count() == 0
+    assert (balance(alice.user_id), balance(poor.user_id)) == (10_000_000_000, 50_000)
+    assert active_holds() == 0
 
 
 def test_missing_max_tokens_and_bad_json_are_400s(gateway: ServerThread, alice: Customer) -> None:
@@ -306,6 +313,7 @@ def test_client_cut_stream_is_billed_for_what_was_delivered(
     assert (record.status, record.http_status, record.usage_source) == ("partial", 499, "counted")
     assert record.completion_tokens == 2  # "abc" and " de": one token each
     assert record.charge == record.prompt_tokens * 1_000 + 2 * 2_000
+    assert record.prompt_tokens == COUNTED_PROMPT
     assert charges(alice.user_id) == [record.charge]
 
 
@@ -326,6 +334,9 @@ def test_upstream_drop_mid_stream_is_an_error_event(
     assert caught.value.body["error"]["type"] == "api_error"
     [record] = usage_for(1)
     assert (record.status, record.completion_tokens) == ("partial", 2)
+    assert (record.usage_source, record.prompt_tokens) == ("counted", COUNTED_PROMPT)
+    assert record.charge == COUNTED_PROMPT * 1_000 + 2 * 2_000
+    assert charges(alice.user_id) == [record.charge]
 
 
 def test_count_tokens_and_models_in_anthropic_shape(gateway: ServerThread, alice: Customer) -> None:
@@ -363,6 +374,11 @@ def test_rate_limited_key_gets_an_anthropic_429(
     assert first.headers["x-ratelimit-limit-requests"] == "1"
     assert caught.value.body["error"]["type"] == "rate_limit_error"
     assert 1 <= int(caught.value.response.headers["retry-after"]) <= 60
+    # One request per minute, one just made: the next one is free in a minute less the time passed.
+    wait_ms = int(caught.value.response.headers["retry-after-ms"])
+    assert 55_000 < wait_ms <= 60_000
+    assert int(caught.value.response.headers["retry-after"]) == -(-wait_ms // 1000)
+    assert caught.value.response.headers["x-ratelimit-remaining-requests"] == "0"
     assert len(upstream.requests) == 1
     assert len(usage_for(1)) == 1
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from shared import catalog
-from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, charges, usage_for
+from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, affordable_output, charges, usage_for
 from tests.dataplane.test_messages import HELLO, WEATHER_TOOL, claude_client, sse_events
 from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
@@ -167,6 +167,7 @@ def test_max_tokens_is_lowered_to_what_the_balance_pays(
 
     lowered = int(raw.headers["x-tollgate-max-tokens-lowered"])
     assert upstream.requests[-1].body["max_tokens"] == lowered < 500
+    assert lowered == affordable_output(1_000_000, raw.http_request)
     assert raw.parse().content[0].text == "Hello from upstream"
 
 
@@ -210,6 +211,9 @@ def test_upstream_error_event_mid_stream_reaches_the_sdk(
     assert caught.value.body["error"] == {"type": "overloaded_error", "message": "Overloaded"}
     [record] = usage_for(1)
     assert (record.status, record.prompt_tokens, record.completion_tokens) == ("partial", 40, 1)
+    # The real input from message_start, and the one delivered output token.
+    assert record.charge == 40 * 1_000 + 1 * 2_000
+    assert charges(customer.user_id) == [record.charge]
 
 
 def test_failover_from_an_overloaded_anthropic_route_to_an_openai_one(

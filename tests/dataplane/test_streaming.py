@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 import openai
@@ -13,6 +13,35 @@ from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
 
 HELLO = [{"role": "user", "content": "hello"}]
+# What a stream without usage bills for HELLO's prompt: "hello" is 2 tokens, plus 4 per message.
+COUNTED_PROMPT = 6
+
+
+class _Recording(httpx.HTTPTransport):
+    """An httpx transport that keeps every byte of the response bodies the client reads."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received = bytearray()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle_request(request)
+        response.stream = _Tee(response.stream, self.received)  # type: ignore[arg-type]
+        return response
+
+
+class _Tee(httpx.SyncByteStream):
+    def __init__(self, stream: httpx.SyncByteStream, sink: bytearray) -> None:
+        self.stream = stream
+        self.sink = sink
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.stream:
+            self.sink.extend(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self.stream.close()
 
 
 def _stream_lines(gateway: ServerThread, customer: Customer, **body: object) -> list[str]:
@@ -46,12 +75,19 @@ def test_sdk_ignores_keepalives_mid_stream(
 ) -> None:
     gateway = start_gateway(keepalive_interval_s=0.05)
     upstream.script(Reply(text="a b c d", stall_after=2, stall_s=0.3))
+    recording = _Recording()
 
-    chunks = list(
-        alice.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO, stream=True)
-    )
+    with httpx.Client(transport=recording) as http_client:
+        chunks = list(
+            alice.client(gateway.url, http_client=http_client).chat.completions.create(
+                model=CHAT_MODEL, messages=HELLO, stream=True
+            )
+        )
 
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "a b c d"
+    # The SDK really read keep-alives in the middle of the stream (the upstream went quiet after "a").
+    raw = recording.received.decode()
+    assert ": keep-alive" in raw[raw.index('"content":"a"') : raw.index('"content":" b"')]
 
 
 def test_upstream_drop_mid_stream_becomes_an_error_event_and_bills_what_was_delivered(
@@ -71,6 +107,7 @@ def test_upstream_drop_mid_stream_becomes_an_error_event_and_bills_what_was_deli
     [record] = usage_for(1)
     assert (record.status, record.usage_source, record.completion_tokens) == ("partial", "counted", 2)
     assert record.charge == record.prompt_tokens * 1_000 + 2 * 2_000 > 0
+    assert record.prompt_tokens == COUNTED_PROMPT
     assert charges(alice.user_id) == [record.charge]
 
 
@@ -84,6 +121,13 @@ def test_upstream_error_event_mid_stream_is_relayed_without_done(
     assert lines[-1].startswith('data: {"error":')
     assert "data: [DONE]" not in lines
     assert "the model crashed" in lines[-1]
+    # "one" reached the client before the error: billed as a partial reply, counted from the text.
+    [record] = usage_for(1)
+    assert (record.status, record.usage_source, record.http_status) == ("partial", "counted", 200)
+    assert (record.prompt_tokens, record.completion_tokens) == (COUNTED_PROMPT, 1)
+    assert record.error == "the model crashed"
+    assert record.charge == COUNTED_PROMPT * 1_000 + 1 * 2_000
+    assert charges(alice.user_id) == [record.charge]
 
 
 def test_stream_without_usage_is_billed_from_the_delivered_text(
@@ -103,6 +147,8 @@ def test_stream_without_usage_is_billed_from_the_delivered_text(
     # "Hello" → 2, " there" → 2, " friend" → 2 (four ASCII characters per token, rounded up per delta)
     assert (record.usage_source, record.completion_tokens, record.status) == ("counted", 6, "ok")
     assert record.charge == record.prompt_tokens * 1_000 + 6 * 2_000
+    assert record.prompt_tokens == COUNTED_PROMPT
+    assert charges(alice.user_id) == [record.charge]
 
 
 def test_stream_cut_by_the_client_is_billed_for_what_was_delivered(
@@ -126,4 +172,5 @@ def test_stream_cut_by_the_client_is_billed_for_what_was_delivered(
     assert (record.status, record.http_status, record.usage_source) == ("partial", 499, "counted")
     assert record.completion_tokens == 2  # "abc" and " de": one token each
     assert record.charge == record.prompt_tokens * 1_000 + 2 * 2_000
+    assert record.prompt_tokens == COUNTED_PROMPT
     assert charges(alice.user_id) == [record.charge]

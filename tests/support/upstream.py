@@ -95,6 +95,11 @@ class FakeUpstream:
             self.requests = []
         self.released = threading.Event()
 
+    def release(self) -> None:
+        """End the latencies and stalls in progress now (later ones run as scripted)."""
+        released, self.released = self.released, threading.Event()
+        released.set()
+
     def script(self, *replies: Reply) -> None:
         """Answer the next requests with these replies, in order (then `default`)."""
         with self.lock:
