@@ -11,7 +11,8 @@ import pytest
 
 from shared import catalog
 from shared.settings import Secret
-from tests.dataplane.helpers import CHAT_MODEL, Shop, usage_for
+from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, usage_for
+from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -89,6 +90,38 @@ def test_503_when_every_provider_fails(
     assert (record.status, record.charge) == ("error", 0)
 
 
+def test_the_only_route_rate_limiting_us_is_a_503_with_its_retry_after(
+    gateway: ServerThread, upstream: FakeUpstream, alice: Customer
+) -> None:
+    upstream.script(Reply(status=429, retry_after="7"))
+
+    with pytest.raises(openai.InternalServerError) as caught:
+        alice.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+
+    assert caught.value.status_code == 503
+    assert caught.value.code == "service_unavailable"
+    assert "rate limiting us" in caught.value.message
+    assert caught.value.response.headers["retry-after"] == "7"
+    [record] = usage_for(1)
+    assert (record.status, record.charge, record.http_status) == ("error", 0, 503)
+
+
+@pytest.mark.parametrize("status", [401, 402, 403])
+def test_the_providers_own_credential_errors_never_reach_the_client_as_such(
+    gateway: ServerThread, upstream: FakeUpstream, alice: Customer, status: int
+) -> None:
+    # The provider refused *our* key or account: the customer's key is fine, so no 401/402/403.
+    upstream.script(Reply(status=status))
+
+    with pytest.raises(openai.InternalServerError) as caught:
+        alice.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+
+    assert (caught.value.status_code, caught.value.code) == (502, "upstream_error")
+    assert f"HTTP {status}" in caught.value.message
+    [record] = usage_for(1)
+    assert (record.status, record.charge, record.http_status) == ("error", 0, 502)
+
+
 def test_a_failing_provider_is_skipped_during_its_cooldown(
     two_providers: Shop, upstream: FakeUpstream, upstream_b: FakeUpstream, start_gateway: Callable
 ) -> None:
@@ -141,6 +174,26 @@ def test_routes_in_one_tier_share_traffic_by_weight(
 
     assert len(upstream.requests) + len(upstream_b.requests) == 16
     assert upstream.requests and upstream_b.requests
+
+
+def test_a_heavier_route_in_a_tier_gets_more_of_the_traffic(
+    shop: Shop, upstream: FakeUpstream, upstream_b: FakeUpstream, start_gateway: Callable
+) -> None:
+    shop.provider("alpha", upstream.url)  # type: ignore[attr-defined]
+    shop.provider("beta", upstream_b.url)  # type: ignore[attr-defined]
+    shop.model(CHAT_MODEL, "alpha", weight=1)
+    shop.model(CHAT_MODEL, "beta", weight=9)
+    customer = shop.customer(1_000_000_000)
+    gateway = start_gateway()
+    client = customer.client(gateway.url)
+
+    for _ in range(200):
+        client.chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+
+    # alpha should get ~20 of 200 (sd ~4); equal shares would give it ~100 (sd ~7). Either bound
+    # failing by chance is below one in a million.
+    assert len(upstream.requests) + len(upstream_b.requests) == 200
+    assert 0 < len(upstream.requests) < 60
 
 
 def test_a_provider_whose_key_cannot_be_decrypted_is_skipped(

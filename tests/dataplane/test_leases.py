@@ -90,6 +90,37 @@ def test_a_lease_the_worker_expired_is_replaced(
     assert billing.reconcile() == []
 
 
+def test_a_request_in_flight_when_its_lease_expired_is_still_charged(
+    stocked: Shop, alice: Customer, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    gateway = start_gateway(lease_idle_release_s=60)
+    upstream.script(Reply(usage=(10, 5), latency_s=60))  # 20,000
+    replies: list[str | None] = []
+
+    def call() -> None:
+        completion = alice.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+        replies.append(completion.choices[0].message.content)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    eventually(lambda: upstream.requests, what="the request to reach the upstream")
+    # The process "stalled" with the request in flight: the worker gives its whole lease back.
+    [expired] = billing.expire_stale_holds(now=utcnow() + dt.timedelta(days=1))
+    assert balance(alice.user_id) == 10_000_000_000
+    upstream.release()
+    thread.join()
+
+    assert replies == ["Hello from upstream"]
+    [record] = usage_for(1)
+    assert record.charge == 20_000
+    assert charges(alice.user_id) == [20_000]
+    gateway.stop()
+    assert Hold.get_by_id(expired.id).state == "expired"
+    assert balance(alice.user_id) == 10_000_000_000 - 20_000
+    assert active_holds() == 0
+    assert billing.reconcile() == []
+
+
 def _closing(fn: Callable[..., Any], *args: Any) -> Any:
     """Run `fn` on this thread's own connection and close it afterwards."""
     try:

@@ -23,7 +23,7 @@ from shared.errors import InvalidInput
 from shared.group_admin import save_group
 from shared.models import ApiKey, UsageRecord, User
 from shared.settings import Settings
-from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, charges, eventually, usage_for
+from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, charges, eventually, prompt_bound, usage_for
 from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
 
@@ -32,13 +32,26 @@ MESSAGES = [{"role": "user", "content": "hi"}]
 GO_DURATION = re.compile(r"^(\d+m)?(\d+(\.\d+)?s|\d+ms)$")
 
 
-def _ask(gateway: ServerThread, customer: Customer, **kwargs: object) -> httpx.Headers:
+class _Headers(httpx.Headers):
+    """Response headers that remember the request they answered."""
+
+    request: httpx.Request
+
+
+def _ask(gateway: ServerThread, customer: Customer, **kwargs: object) -> _Headers:
     """One chat completion through the SDK; returns the response headers."""
     raw = customer.client(gateway.url).chat.completions.with_raw_response.create(
         model=CHAT_MODEL, messages=MESSAGES, **kwargs
     )
     raw.parse()
-    return raw.headers
+    headers = _Headers(raw.headers)
+    headers.request = raw.http_request
+    return headers
+
+
+def _prompt_estimate(headers: _Headers) -> int:
+    """The tokens a limit counts for the prompt: its bound (bytes + 16) over four, rounded up."""
+    return -(-prompt_bound(headers.request) // 4)
 
 
 def _refused(gateway: ServerThread, customer: Customer) -> openai.RateLimitError:
@@ -101,6 +114,7 @@ def test_tokens_per_minute_count_real_usage(
     # The first reservation (prompt estimate + 100) shows before the request runs ...
     assert first["x-ratelimit-limit-tokens"] == "500"
     assert 350 <= int(first["x-ratelimit-remaining-tokens"]) < 400
+    assert int(first["x-ratelimit-remaining-tokens"]) == 500 - (_prompt_estimate(first) + 100)
     assert first["x-ratelimit-remaining-requests"] == "99"
     # ... then the 410 tokens really used replace it: the second request only just fits.
     assert int(after_first["x-ratelimit-remaining-tokens"]) < 90
@@ -128,6 +142,9 @@ def test_streams_carry_the_headers_and_keys_without_limits_do_not(
     assert text == "Hello from upstream"
     assert headers["x-ratelimit-remaining-requests"] == "9"
     assert int(headers["x-ratelimit-remaining-tokens"]) < 100_000
+    # The stream reserves its prompt estimate plus the default cap of 4,096 tokens.
+    prompt = -(-prompt_bound(response.http_request) // 4)
+    assert int(headers["x-ratelimit-remaining-tokens"]) == 100_000 - (prompt + 4_096)
     assert not [name for name in _ask(gateway, alice) if name.startswith("x-ratelimit")]
 
 

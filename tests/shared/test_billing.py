@@ -72,6 +72,23 @@ def test_expired_hold_returns_money_and_is_visible(database_url: str) -> None:
     assert billing.reconcile() == []
 
 
+def test_a_charge_whose_hold_expired_is_taken_from_the_balance(database_url: str) -> None:
+    user = _user(10_000)
+    hold = billing.open_hold(user.id, "stalled-process", 6_000, ttl_s=-1)
+    assert [h.id for h in billing.expire_stale_holds()] == [hold]
+    assert _balance(user) == 10_000  # the worker gave the whole hold back
+    late = billing.Settlement(
+        request_id="r-late", user_id=user.id, hold_id=hold, api_key_id=None, model="m", charge=1_234
+    )
+
+    assert billing.settle([late]) == ["r-late"]
+
+    assert _balance(user) == 10_000 - 1_234
+    assert Hold.get_by_id(hold).amount == 6_000 and Hold.get_by_id(hold).state == "expired"
+    assert billing.shrink_hold(hold, 0, close=True) == 0
+    assert billing.reconcile() == []
+
+
 def test_concurrent_holds_never_overdraw(database_url: str) -> None:
     user = _user(10_000)
     results: list[int | None] = []
