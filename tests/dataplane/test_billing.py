@@ -10,7 +10,7 @@ import openai
 import pytest
 
 from shared import accounts, billing
-from shared.models import UsageRecord
+from shared.models import ApiKey, UsageRecord
 from tests.dataplane.helpers import (
     CHAT_MODEL,
     Customer,
@@ -126,6 +126,60 @@ def test_key_spend_cap_is_enforced(stocked: Shop, upstream: FakeUpstream, start_
     assert statuses == [200] * 9 + [402] * 3
     usage_for(9)
     assert sum(charges(capped.user_id)) == 9 * 20_000
+
+
+def test_a_spend_cap_lowers_the_last_request_and_is_never_passed(
+    stocked: Shop, alice: Customer, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    gateway = start_gateway()
+    probe = alice.client(gateway.url).chat.completions.with_raw_response.create(
+        model=CHAT_MODEL, messages=HELLO, max_tokens=20
+    )
+    # Room for the same request's prompt bound and 18 of its 20 output tokens (16 is the minimum).
+    cap = prompt_bound(probe.http_request) * 1_000 + 18 * 2_000
+    capped = stocked.customer(10_000_000_000, spend_cap=cap)
+    upstream.script(Reply(usage=(10, 1_000_000)))  # an upstream that ignores max_tokens
+    client = capped.client(gateway.url)
+
+    raw = client.chat.completions.with_raw_response.create(model=CHAT_MODEL, messages=HELLO, max_tokens=20)
+
+    assert raw.headers["x-tollgate-max-tokens-lowered"] == "18"
+    assert upstream.requests[-1].body["max_tokens"] == 18
+    usage_for(2)
+    assert charges(capped.user_id) == [cap]
+    assert ApiKey.get_by_id(capped.key_id).spent == cap
+    with pytest.raises(openai.APIStatusError) as caught:
+        client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=20)
+    assert (caught.value.status_code, caught.value.code) == (402, "insufficient_quota")
+    assert "spend cap" in caught.value.message
+    assert len(upstream.requests) == 2
+
+
+def test_concurrent_requests_of_a_capped_key_never_pass_the_cap(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    capped = stocked.customer(10_000_000_000, spend_cap=300_000)
+    gateway = start_gateway()
+    # 20,000 each; the upstream answers only once every request was let in or refused.
+    upstream.default = Reply(usage=(10, 5), latency_s=60)
+    client = capped.client(gateway.url)
+    results: list[int] = []
+
+    def call() -> None:
+        results.extend(_statuses(client, 1))
+
+    threads = [threading.Thread(target=call) for _ in range(10)]
+    for t in threads:
+        t.start()
+    eventually(lambda: len(results) + len(upstream.requests) == 10, what="every request to be decided")
+    upstream.release()
+    for t in threads:
+        t.join()
+
+    # A request in flight counts its worst case (134,000) against the cap: two fit in 300,000.
+    assert sorted(results) == [200] * 2 + [402] * 8
+    usage_for(2)
+    assert charges(capped.user_id) == [20_000] * 2
 
 
 def _statuses(client: openai.OpenAI, count: int) -> list[int]:
