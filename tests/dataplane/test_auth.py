@@ -41,6 +41,7 @@ def test_a_session_cookie_never_authenticates(gateway: ServerThread) -> None:
     )
 
     assert response.status_code == 401
+    assert response.json()["error"]["code"] == "invalid_api_key"
 
 
 def _status(gateway: ServerThread, customer: Customer) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from shared import accounts
 from shared.models import ApiKey, User, utcnow
-from tests.dataplane.helpers import CHAT_MODEL, EMBED_MODEL, Customer, Shop, usage_for
+from tests.dataplane.helpers import CHAT_MODEL, EMBED_MODEL, Customer, Shop, charges, usage_for
 from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
 
@@ -36,7 +36,9 @@ def test_missing_key_is_401(gateway: ServerThread) -> None:
     assert set(response.json()["error"]) == {"message", "type", "param", "code"}
 
 
-def test_expired_key_is_401_and_disabled_user_is_403(stocked: Shop, start_gateway: Callable) -> None:
+def test_expired_key_is_401_and_disabled_user_is_403(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
     expired = stocked.customer(1_000_000_000, expires_at=utcnow() + dt.timedelta(days=1))
     # Time passes: the key's expiry is now behind us.
     ApiKey.update(expires_at=utcnow() - dt.timedelta(minutes=1)).where(ApiKey.id == expired.key_id).execute()
@@ -47,8 +49,11 @@ def test_expired_key_is_401_and_disabled_user_is_403(stocked: Shop, start_gatewa
     with pytest.raises(openai.AuthenticationError) as caught:
         expired.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
     assert "expired" in caught.value.message
-    with pytest.raises(openai.PermissionDeniedError):
+    with pytest.raises(openai.PermissionDeniedError) as denied:
         blocked.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+    assert denied.value.code == "account_disabled"
+    assert caught.value.code == "invalid_api_key"
+    assert upstream.requests == []
 
 
 def test_model_outside_the_keys_list_is_403(
@@ -155,6 +160,8 @@ def test_single_upstream_5xx_is_502(gateway: ServerThread, upstream: FakeUpstrea
 
     assert caught.value.status_code == 502
     assert caught.value.code == "upstream_error"
+    [record] = usage_for(1)
+    assert (record.status, record.charge, record.http_status) == ("error", 0, 502)
 
 
 def test_upstream_timeout_is_504(shop: Shop, upstream: FakeUpstream, start_gateway: Callable) -> None:
@@ -169,6 +176,9 @@ def test_upstream_timeout_is_504(shop: Shop, upstream: FakeUpstream, start_gatew
 
     assert caught.value.status_code == 504
     assert caught.value.code == "upstream_timeout"
+    [record] = usage_for(1)
+    assert (record.status, record.charge, record.http_status) == ("error", 0, 504)
+    assert charges(customer.user_id) == []
 
 
 def test_unknown_path_is_a_json_404(gateway: ServerThread) -> None:
@@ -193,3 +203,5 @@ def test_client_request_id_is_echoed_but_never_reused_for_billing(
     assert [r.request_id for r in records] == [first.headers["request-id"], second.headers["request-id"]]
     assert [r.client_request_id for r in records] == ["my-trace-1", "my-trace-1"]
     assert all(r.charge > 0 for r in records)
+    assert [r.charge for r in records] == [20_000, 20_000]  # each request billed on its own
+    assert charges(alice.user_id) == [20_000, 20_000]
