@@ -18,7 +18,7 @@ import pytest
 import redis
 
 from dataplane.ratelimit import go_duration
-from shared import accounts, key_admin
+from shared import accounts, billing, key_admin
 from shared.errors import InvalidInput
 from shared.group_admin import save_group
 from shared.models import ApiKey, UsageRecord, User
@@ -125,6 +125,23 @@ def test_tokens_per_minute_count_real_usage(
     assert error.response.headers["x-ratelimit-limit-requests"] == "100"
     _assert_retry_headers(error)
     assert len(upstream.requests) == 2
+
+
+def test_a_request_refused_for_balance_counts_but_gives_its_tokens_back(
+    gateway: ServerThread, stocked: Shop, upstream: FakeUpstream
+) -> None:
+    customer = stocked.customer(50_000, rpm_limit=10, tpm_limit=10_000)  # too poor for any request
+    with pytest.raises(openai.APIStatusError) as caught:
+        _ask(gateway, customer, max_tokens=1_000)
+    assert caught.value.status_code == 402
+    billing.post_entry(customer.user_id, 1_000_000_000, "deposit", "dep:top-up")
+
+    headers = _ask(gateway, customer, max_tokens=1_000)
+
+    # The refused request used one of the ten requests, but none of the tokens it had reserved.
+    assert headers["x-ratelimit-remaining-requests"] == "8"
+    assert int(headers["x-ratelimit-remaining-tokens"]) == 10_000 - (_prompt_estimate(headers) + 1_000)
+    assert len(upstream.requests) == 1
 
 
 def test_streams_carry_the_headers_and_keys_without_limits_do_not(

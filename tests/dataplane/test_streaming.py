@@ -130,6 +130,23 @@ def test_upstream_error_event_mid_stream_is_relayed_without_done(
     assert charges(alice.user_id) == [record.charge]
 
 
+def test_a_stream_the_upstream_ends_too_soon_is_an_error_not_a_clean_end(
+    gateway: ServerThread, upstream: FakeUpstream, alice: Customer
+) -> None:
+    # The upstream closes the stream cleanly after "one": no finish reason, no usage, no [DONE].
+    upstream.script(Reply(text="one two three", end_after=2))
+
+    lines = _stream_lines(gateway, alice)
+
+    assert "data: [DONE]" not in lines
+    assert lines[-1].startswith('data: {"error":')
+    assert "ended the stream early" in lines[-1]
+    [record] = usage_for(1)
+    assert (record.status, record.usage_source, record.completion_tokens) == ("partial", "counted", 1)
+    assert record.charge == COUNTED_PROMPT * 1_000 + 1 * 2_000
+    assert charges(alice.user_id) == [record.charge]
+
+
 def test_stream_without_usage_is_billed_from_the_delivered_text(
     gateway: ServerThread, upstream: FakeUpstream, alice: Customer
 ) -> None:

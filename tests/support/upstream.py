@@ -12,8 +12,9 @@ Anthropic streams, `stall_after`, `drop_after` and `error_after` count events (m
 
 A `Reply` says how to answer one request: status and error body, latency before the headers,
 the text or tool calls, the usage reported (None: none at all), and for streams where to stall
-(silence) or drop (cut the connection mid-stream). Embeddings are always answered with float
-vectors, whatever `encoding_format` asks for, like many real upstreams.
+(silence), drop (cut the connection mid-stream) or end early (a clean end, but too soon).
+Embeddings are always answered with float vectors, whatever `encoding_format` asks for, like
+many real upstreams.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class Reply:
     stall_s: float = 0.0  # ... for this long (or until the fake is reset)
     drop_after: int | None = None  # cut the connection after this many content chunks
     error_after: int | None = None  # send an SSE error event after this many content chunks
+    end_after: int | None = None  # (OpenAI streams) end cleanly, no finish or [DONE], after this many
     error: dict[str, Any] | None = None  # error body for status >= 400
     retry_after: str | None = None
     vector: list[float] = field(default_factory=lambda: [0.5, -1.25, 2.0, 0.1])
@@ -158,6 +160,8 @@ class FakeUpstream:
                 raise DroppedStream("cut by the test script")
             if i == reply.error_after:
                 yield _sse({"error": {"message": "the model crashed", "type": "server_error", "code": None}})
+                return
+            if i == reply.end_after:
                 return
             yield _sse(chunk)
         for chunk in chunks["tail"]:
