@@ -6,11 +6,15 @@ import dataclasses
 import re
 
 import pytest
+from flask import Flask, url_for
 
 from console import create_app
-from shared.accounts import create_user
-from shared.models import KeyValue, User
+from shared.accounts import create_key, create_user
+from shared.catalog import add_model_route, add_provider
+from shared.models import ApiKey, CatalogModel, Group, KeyValue, Route, User
 from shared.passwords import verify_password
+from shared.settings import Settings
+from tests.cli.conftest import snapshot
 from tests.console.conftest import Console, text
 
 PASSWORD = "correct horse battery"
@@ -135,15 +139,83 @@ def test_session_cookie_flags(settings) -> None:  # type: ignore[no-untyped-def]
         assert ("Secure" in cookie) is secure
 
 
+CSRF_REFUSAL = "Your form expired or was not sent from this site. Reload the page and try again."
+CSRF_ALERT = f'<div class="flash error" role="alert">{CSRF_REFUSAL}</div>'  # the htmx fragment, whole
+
+
 def test_forms_without_a_csrf_token_are_refused(web: Console, customer: User) -> None:
     web.login_as(customer)
     response = web.client.post("/keys", data={"name": "no token"})
     assert response.status_code == 400 and "form expired" in text(response)
     htmx_without = web.client.post("/keys", data={"name": "x"}, headers={"HX-Request": "true"})
-    assert htmx_without.status_code == 400
+    assert htmx_without.status_code == 400 and CSRF_REFUSAL in text(htmx_without)
+    assert ApiKey.select().count() == 0
     assert web.post("/keys", {"name": "with header"}, htmx=True).status_code == 200
+    assert [k.name for k in ApiKey.select()] == ["with header"]
     signed_out = Console(web.client.application.test_client())
     assert signed_out.client.post("/login", data={"email": "a@b.co", "password": "x" * 10}).status_code == 400
+
+
+# Every field any console form has, filled so that a view which skipped its guard would act on it.
+ANY_FORM = {
+    "name": "pwned", "amount": "100", "reason": "free money", "group": "1", "multiplier": "0.1",
+    "input_price": "0", "output_price": "0", "modality": "chat", "enabled": "", "txid": "ab" * 32,
+    "email": "mallory@example.com", "password": PASSWORD, "confirm": PASSWORD, "current": PASSWORD,
+    "token": "guess", "slug": "pwned/model", "provider": "1", "base_url": "http://127.0.0.1:9/v1",
+    "kind": "openai", "timeout_s": "30", "network": "nile", "rate": "2", "min_deposit_micro": "1",
+}  # fmt: skip
+PUBLIC_URLS = {"/models", "/docs", "/login", "/signup", "/setup", "/status", "/logout"}
+
+
+@pytest.fixture
+def path_ids(settings: Settings, customer: User, other_customer: User, operator: User) -> dict[str, int]:
+    """A real row for every path argument a console URL takes (the other customer's, where a user)."""
+    provider = add_provider("up", "http://127.0.0.1:9/v1", "sk-up", settings.secret_key)
+    add_model_route("gpt-test", "up", 1_000_000_000, 2_000_000_000)
+    key, _ = create_key(customer, name="alice-key")
+    return {
+        "user_id": other_customer.id,
+        "group_id": Group.create(name="vip", multiplier_ppm=800_000).id,
+        "model_id": CatalogModel.get().id,
+        "route_id": Route.get().id,
+        "provider_id": provider.id,
+        "key_id": key.id,
+    }
+
+
+def console_routes(app: Flask, ids: dict[str, int]) -> list[tuple[str, str]]:
+    """(method, URL) of every GET and POST the console serves, path arguments filled from `ids`."""
+    found = []
+    with app.test_request_context():
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint != "static":
+                url = url_for(rule.endpoint, **{name: ids[name] for name in rule.arguments})
+                found += [(method, url) for method in sorted(rule.methods & {"GET", "POST"})]
+    return found
+
+
+def test_every_post_without_a_valid_csrf_token_is_refused_and_changes_nothing(
+    web: Console, other_web: Console, app: Flask, operator: User, path_ids: dict[str, int]
+) -> None:
+    posts = [url for method, url in console_routes(app, path_ids) if method == "POST"]
+    revoke, adjust = f"/keys/{path_ids['key_id']}/revoke", f"/operator/users/{path_ids['user_id']}/adjust"
+    assert {"/logout", "/keys", revoke, "/billing/deposit/check", adjust, "/operator/deposits/config"} <= set(
+        posts
+    )
+    web.login_as(operator)
+    someone_elses_token = other_web.csrf()
+    before = snapshot()
+    for url in posts:
+        plain = web.client.post(url, data=ANY_FORM)
+        assert (plain.status_code, CSRF_REFUSAL in text(plain)) == (400, True), url
+        htmx = web.client.post(url, data=ANY_FORM, headers={"HX-Request": "true"})
+        assert (htmx.status_code, text(htmx)) == (400, CSRF_ALERT), url
+        forged = web.client.post(
+            url, data=ANY_FORM, headers={"HX-Request": "true", "X-CSRFToken": someone_elses_token}
+        )
+        assert (forged.status_code, CSRF_REFUSAL in text(forged)) == (400, True), url
+    assert snapshot() == before
+    assert web.get("/").status_code == 200  # the refused sign-out left the session signed in
 
 
 CUSTOMER_PAGES = ["/", "/keys", "/usage", "/usage/export.csv", "/billing", "/account/password"]
@@ -160,6 +232,39 @@ def test_pages_need_sign_in(web: Console) -> None:
         assert response.status_code == 302 and "/login" in response.location, url
     for url in PUBLIC_PAGES:
         assert web.get(url).status_code == 200, url
+
+
+def test_every_signed_in_url_sends_strangers_to_sign_in_and_changes_nothing(
+    web: Console, app: Flask, path_ids: dict[str, int]
+) -> None:
+    private = [(m, url) for m, url in console_routes(app, path_ids) if url not in PUBLIC_URLS]
+    revoke, disable = f"/keys/{path_ids['key_id']}/revoke", f"/operator/users/{path_ids['user_id']}/status"
+    assert {("GET", "/billing/deposit"), ("POST", revoke), ("POST", disable)} <= set(private)
+    before = snapshot()
+    for method, url in private:
+        response = web.get(url) if method == "GET" else web.post(url, ANY_FORM)
+        assert response.status_code == 302 and response.location.startswith("/login?next="), (method, url)
+    assert snapshot() == before
+
+
+def test_every_operator_url_is_403_for_customers_and_changes_nothing(
+    web: Console, app: Flask, customer: User, path_ids: dict[str, int]
+) -> None:
+    operator_urls = [(m, url) for m, url in console_routes(app, path_ids) if url.startswith("/operator/")]
+    assert {
+        ("GET", f"/operator/users/{path_ids['user_id']}"),
+        ("POST", f"/operator/users/{path_ids['user_id']}/adjust"),
+        ("POST", f"/operator/providers/{path_ids['provider_id']}/delete"),
+        ("GET", f"/operator/models/{path_ids['model_id']}/edit"),
+        ("POST", "/operator/deposits/reconcile"),
+    } <= set(operator_urls)
+    web.login_as(customer)
+    before = snapshot()
+    for method, url in operator_urls:
+        response = web.get(url) if method == "GET" else web.post(url, ANY_FORM)
+        assert response.status_code == 403, (method, url)
+        assert "You do not have access to this page." in text(response), (method, url)
+    assert snapshot() == before
 
 
 def test_operator_pages_are_403_for_customers(web: Console, customer: User, operator: User) -> None:

@@ -61,6 +61,9 @@ def test_edit_and_revoke_own_key(web: Console, customer: User, settings: Setting
     key, _ = create_key(customer, name="old")
     web.login_as(customer)
     assert "old" in text(web.get(f"/keys/{key.id}/edit"))
+    refused = web.post(f"/keys/{key.id}/edit", {"name": "new", "models": "gpt-test, no-such-model"})
+    assert refused.status_code == 200 and "Not a model you can use: no-such-model" in text(refused)
+    assert (ApiKey.get_by_id(key.id).name, ApiKey.get_by_id(key.id).allowed_models) == ("old", None)
     saved = web.post(f"/keys/{key.id}/edit", {"name": "new", "models": "gpt-test", "spend_cap": "0.000001"})
     assert saved.status_code == 303
     key = ApiKey.get_by_id(key.id)

@@ -235,6 +235,8 @@ def test_revenue_totals_and_margin(
     assert "m-a" in page and "m-b" in page and customer.email in page
     by_customer = text(web.get(f"/operator/usage?by=customer&customer={other_customer.email}"))
     assert other_customer.email in by_customer and "$0.000003" in by_customer
+    assert '<strong data-testid="revenue">$0.000003</strong>' in by_customer
+    assert customer.email not in by_customer
     export = text(web.get("/operator/usage/export.csv"))
     assert export.count("\n") == 4 and customer.email in export
 

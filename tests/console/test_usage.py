@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
+import re
 import uuid
 
 from playhouse.test_utils import assert_query_count
@@ -46,7 +48,8 @@ def test_usage_lists_only_my_requests_with_key_names(
     _requests(other_customer, 3, model="secret-model", key_id=their_key.id)
     web.login_as(customer)
     body = text(web.get("/usage"))
-    assert body.count("laptop") >= 2 and "$0.000001235" in body  # sub-cent charges stay visible
+    assert body.count("<td>laptop</td>") == 2 and "$0.000001235" in body  # sub-cent charges stay visible
+    assert body.count("<code>gpt-test</code>") == 2
     assert "secret-model" not in body and "bobs-key" not in body
     assert "secret-model" not in text(web.get(f"/usage?key={their_key.id}"))
     assert "No requests yet" in text(web.get(f"/usage?key={their_key.id}"))
@@ -110,10 +113,14 @@ def test_ledger_shows_running_balance_and_only_mine(
     assert "Deposit" in body  # the deposit tab's place
 
 
-def test_dashboard_shows_balance_spend_and_recent(web: Console, customer: User) -> None:
+def test_dashboard_shows_balance_spend_and_recent(web: Console, customer: User, other_customer: User) -> None:
     _requests(customer, 3)
+    _requests(other_customer, 4, model="bobs-model")
     web.login_as(customer)
     body = text(web.get("/"))
     assert "$9.999996295" in body  # 10 − (1234+1235+1236) nano
     assert "$0.000003705" in body and "3 requests" in body
     assert 'id="chart-data"' in body and "uplot-1.6.32.iife.min.js" in body
+    chart = json.loads(re.search(r'id="chart-data">(.*?)</script>', body).group(1))
+    assert sum(chart["requests"]) == 3 and round(sum(chart["spend"]) * 1e9) == 3_705  # mine, not Bob's
+    assert body.count("<code>gpt-test</code>") == 3 and "bobs-model" not in body

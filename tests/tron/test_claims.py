@@ -78,7 +78,7 @@ def test_concurrent_claims_and_scans_credit_once(
         t.start()
     for t in threads:
         t.join(30)
-    assert errors == []
+    assert [t.is_alive() for t in threads] == [False] * 4 and errors == []  # all four finished
     assert TronDeposit.select().count() == 1 and LedgerEntry.select().count() == 1
     assert alice.balance == 20_000_000_000
 

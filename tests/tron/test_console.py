@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask import Flask
 
@@ -9,10 +11,11 @@ from shared.accounts import get_or_create_group
 from shared.models import User
 from shared.settings import Settings
 from shared.tron import config
-from shared.tron.models import TronAddress, TronDeposit
+from shared.tron.claims import mark_hot
+from shared.tron.models import TronAddress, TronDeposit, TronPending
 from shared.tron.scanner import Scanner
 from tests.console.conftest import Console, app, text, web  # noqa: F401 (fixtures)
-from tests.tron.conftest import SENDER, VECTORS, XPUB, Customer, make_customer
+from tests.tron.conftest import SENDER, VECTORS, XPUB, Clock, Customer, make_customer
 from tests.tron.fake_node import USDT, FakeTronNode
 
 NILE_TOKEN = "TXYZopYRdj2D9XRtbG411XZZ3kM5VkAeBf"
@@ -41,6 +44,30 @@ def test_deposit_tab_shows_address_qr_rules_and_own_deposits_only(
     assert USDT in page and 'data-testid="minimum">5<' in page and "$1.00" in page
     assert 'data-status="credited"' in page and 'data-status="below_minimum"' in page
     assert bobs[:12] not in page and "$12.34" in page
+
+
+def test_deposit_tab_lists_only_my_unconfirmed_transfers(
+    web: Console,  # noqa: F811
+    shop: tuple[Customer, Customer],
+    fake: FakeTronNode,
+    scanner: Scanner,
+    clock: Clock,
+) -> None:
+    alice, bob = shop
+    mine = fake.add_transfer(SENDER, alice.address.address, 11_000_000)
+    bobs = fake.add_transfer(SENDER, bob.address.address, 22_000_000)  # neither block is solid yet
+    for customer in shop:
+        mark_hot(customer.address, clock.now)
+    assert scanner.run_once().error == ""
+    assert sorted((p.txid, p.user_id) for p in TronPending.select()) == sorted(
+        [(mine, alice.user.id), (bobs, bob.user.id)]
+    )
+    web.login_as(alice.user)
+    page = text(web.get("/billing/deposit"))
+    pending = re.search(r'data-testid="pending">(.*?)</table>', page, re.S).group(1)
+    assert pending.count("<tr>") == 2  # the header and my one transfer
+    assert f"<code>{mine[:12]}…</code>" in pending and '<td class="num">11</td>' in pending
+    assert bobs[:12] not in page and "22</td>" not in page
 
 
 def test_deposit_tab_assigns_an_address_on_first_visit(

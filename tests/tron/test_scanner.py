@@ -245,10 +245,14 @@ def test_malformed_infos_do_not_stop_the_block(fake: FakeTronNode, alice: Custom
 
 
 def test_transfers_to_strangers_are_ignored(fake: FakeTronNode, alice: Customer, scanner: Scanner) -> None:
-    fake.add_transfer(SENDER, STRANGER, 99_000_000)
+    block = fake.head + 1
+    fake.add_transfer(SENDER, STRANGER, 99_000_000, block=block)
+    ours = fake.add_transfer(SENDER, alice.address.address, 6_000_000, block=block)  # the scan did run
     fake.solidify()
-    scanner.run_once()
-    assert TronDeposit.select().count() == 0 and alice.balance == 0
+    assert scanner.run_once().error == ""
+    assert deposits() == [(ours, 0, "credited", 6_000_000)]
+    assert alice.balance == 6_000_000_000 and LedgerEntry.select().count() == 1
+    assert load_state("mainnet").cursor == block
 
 
 @pytest.mark.parametrize("discovery", ["blocks", "logs"])
@@ -306,7 +310,11 @@ def test_rescanning_the_same_blocks_is_harmless(
     state.cursor = 90  # an overlapping range, as after a restore from backup
     save_state("mainnet", state)
     clock.advance(30)
-    Scanner(settings, clock=clock).run_once()
+    assert Scanner(settings, clock=clock).run_once().error == ""
+    asked = [
+        r["body"]["num"] for r in fake.requests if r["path"] == "walletsolidity/gettransactioninfobyblocknum"
+    ]
+    assert asked.count(fake.solid) == 2  # the transfer's block really was read again
     assert TronDeposit.select().count() == 1 and LedgerEntry.select().count() == 1
     assert alice.balance == 12_000_000_000
 

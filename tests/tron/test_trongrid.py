@@ -77,3 +77,22 @@ def test_v1_items_of_other_tokens_named_usdt_are_ignored(
     assert TronDeposit.select().count() == 0 and alice.balance == 0
     verified = [r["body"].get("value") for r in fake.requests if "gettransactioninfobyid" in r["path"]]
     assert forged not in verified and "e" * 64 not in verified
+
+
+def test_a_candidate_without_solid_info_holds_the_address_cursor_until_credited(
+    fake: FakeTronNode, trongrid: config.TronConfig, alice: Customer, scanner: Scanner, clock: Clock
+) -> None:
+    mark_hot(alice.address, clock.now)
+    early = fake.add_transfer(SENDER, alice.address.address, 11_000_000)
+    fake.mine(400)  # 20 minutes of blocks: further back than the 10 minutes a later read overlaps
+    late = fake.add_transfer(SENDER, alice.address.address, 12_000_000)
+    fake.solidify()
+    fake.fail(path="walletsolidity/gettransactioninfobyid", body="{}", times=1)  # lagging, for `early`
+    assert scanner.run_once().error == ""
+    assert [d.txid for d in TronDeposit.select()] == [late] and alice.balance == 12_000_000_000
+    assert TronAddress.get_by_id(alice.address.id).last_seen_ts is None  # `early` is still to be read
+    clock.advance(30)
+    assert scanner.run_once().error == ""
+    assert sorted(d.txid for d in TronDeposit.select()) == sorted([early, late])
+    assert alice.balance == 23_000_000_000
+    assert TronAddress.get_by_id(alice.address.id).last_seen_ts == GENESIS_TS + fake.txs[late].block * 3000
