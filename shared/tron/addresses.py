@@ -138,17 +138,23 @@ def _take_imported(user_id: int) -> TronAddress:
 
 
 def import_addresses(lines: list[str]) -> int:
-    """Add watch-only addresses (one per line, first CSV column); returns how many were new."""
-    added = 0
+    """Add watch-only addresses (one per line, first CSV column); returns how many were new.
+
+    Every line is checked before anything is written, and all go in one transaction: a file with
+    a bad line adds nothing.
+    """
+    wanted: list[str] = []
     for number, line in enumerate(lines, start=1):
         text = line.split(",")[0].strip()
         if not text or text.startswith("#") or text.lower() == "address":
             continue
         try:
-            hex_form = normalize(text)
+            wanted.append(normalize(text))
         except InvalidInput as exc:
             raise InvalidInput("addresses", f"line {number}: {exc.message}") from exc
-        with write_transaction():
+    added = 0
+    with write_transaction():
+        for hex_form in dict.fromkeys(wanted):
             if TronAddress.select().where(TronAddress.address_hex == hex_form).exists():
                 continue
             TronAddress.create(

@@ -14,6 +14,7 @@ from shared.errors import InvalidInput
 from shared.settings import Secret, Settings
 from shared.tron import addresses, config
 from shared.tron.addresses import NoDepositAddress, derive, normalize, to_base58
+from shared.tron.models import TronAddress
 from shared.tron.signing import Signer
 from tests.tron.conftest import MNEMONIC, SENDER, STRANGER, VECTORS, XPUB
 from tests.tron.fake_node import USDT, USDT_HEX
@@ -82,6 +83,13 @@ def test_imported_addresses_are_handed_out_then_run_out(settings: Settings) -> N
         addresses.assign(users[2].id, "")
     with pytest.raises(InvalidInput, match="line 1"):
         addresses.import_addresses(["Tnotanaddress"])
+
+
+def test_a_file_with_a_bad_line_imports_nothing(settings: Settings) -> None:
+    with pytest.raises(InvalidInput, match="line 2: not a TRON address"):
+        addresses.import_addresses([SENDER, "Tnope", STRANGER])
+
+    assert TronAddress.select().count() == 0
 
 
 def test_web_and_worker_never_load_signing_code() -> None:
