@@ -113,7 +113,9 @@ def check():
     form = ClaimForm()
     config = _config()
     address = addresses.address_of(me().id)
-    if not form.validate_on_submit() or address is None or not config.ready:
+    if not form.validate_on_submit():
+        return _customer_page(form)  # the field's own error, e.g. too long
+    if address is None or not config.ready:
         flash("Open the Deposit tab first, then paste the transaction id.", "error")
         return _customer_page(form)
     try:

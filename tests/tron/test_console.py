@@ -91,6 +91,9 @@ def test_ive_paid_checks_the_transaction_at_once(
     web.get("/billing/deposit")
     bad = web.post("/billing/deposit/check", {"txid": "not-a-txid"})
     assert bad.status_code == 200 and "64 hexadecimal characters" in text(bad)
+    too_long = text(web.post("/billing/deposit/check", {"txid": "a" * 101}))
+    assert "Field cannot be longer than 100 characters." in too_long
+    assert "Open the Deposit tab first" not in too_long
     txid = fake.add_transfer(SENDER, alice.address.address, 30_000_000)
     fake.solidify()
     done = web.post("/billing/deposit/check", {"txid": txid}, follow_redirects=True)
