@@ -94,6 +94,22 @@ def test_default_cap_is_lowered_with_max_completion_tokens(
     assert forwarded["max_completion_tokens"] == affordable_output(1_000_000, raw.http_request)
 
 
+def test_both_output_caps_are_lowered_when_both_are_sent(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    customer = stocked.customer(1_000_000)
+    gateway = start_gateway()
+
+    raw = customer.client(gateway.url).chat.completions.with_raw_response.create(
+        model=CHAT_MODEL, messages=HELLO, max_tokens=100_000, max_completion_tokens=100_000
+    )
+
+    lowered = int(raw.headers["x-tollgate-max-tokens-lowered"])
+    assert lowered == affordable_output(1_000_000, raw.http_request)
+    forwarded = upstream.requests[-1].body
+    assert (forwarded["max_tokens"], forwarded["max_completion_tokens"]) == (lowered, lowered)
+
+
 def test_uncapped_request_with_enough_balance_is_forwarded_untouched(
     gateway: ServerThread, upstream: FakeUpstream, alice: Customer
 ) -> None:

@@ -9,7 +9,16 @@ import httpx
 import pytest
 
 from shared.models import UsageRecord
-from tests.dataplane.helpers import CHAT_MODEL, Customer, Shop, active_holds, balance, charges, usage_for
+from tests.dataplane.helpers import (
+    CHAT_MODEL,
+    Customer,
+    Shop,
+    active_holds,
+    affordable_output,
+    balance,
+    charges,
+    usage_for,
+)
 from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
 
@@ -131,6 +140,23 @@ def test_stream_wire_format_has_named_events_and_no_done(
         "message_stop",
     ]
     assert all(f'"type":"{name}"' in data for name, data in events)
+
+
+def test_max_tokens_is_lowered_to_what_the_balance_pays(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    customer = stocked.customer(1_000_000)  # $0.001
+    gateway = start_gateway()
+
+    raw = claude_client(gateway, customer).messages.with_raw_response.create(
+        model=CHAT_MODEL, max_tokens=100_000, messages=HELLO
+    )
+
+    lowered = int(raw.headers["x-tollgate-max-tokens-lowered"])
+    assert lowered == affordable_output(1_000_000, raw.http_request)
+    assert upstream.requests[-1].path == "/v1/chat/completions"
+    assert upstream.requests[-1].body["max_tokens"] == lowered
+    assert raw.parse().content[0].text == "Hello from upstream"
 
 
 def test_tool_use_round_trip(gateway: ServerThread, upstream: FakeUpstream, alice: Customer) -> None:
