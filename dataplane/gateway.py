@@ -116,6 +116,7 @@ class Gateway:
     async def start(self) -> None:
         """Load caches and start the background tasks."""
         self.snapshot = await self.run_db(_loaded, self.settings.secret_key)
+        self.worker_beat = await self.run_db(last_heartbeat)
         self._db_ok()
         self.settler.start()
         await self.limiter.start()

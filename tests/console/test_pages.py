@@ -7,6 +7,7 @@ import dataclasses
 from console import create_app
 from dataplane.app import create_app as create_dataplane
 from shared.catalog import add_model_route, add_provider
+from shared.heartbeat import record_heartbeat
 from shared.settings import Settings
 from tests.console.conftest import Console, text
 from tests.support.servers import ServerThread
@@ -33,7 +34,17 @@ def test_status_page_reads_the_data_plane(settings: Settings) -> None:
         web = Console(app.test_client())
         body = text(web.get("/status"))
         assert "Gateway is up" in body and "version" in body and "uptime" in body and "database" in body
+        assert "<th>worker</th><td>alive: no, last seen s ago: —</td>" in body
         panel = text(web.get("/status", headers={"HX-Request": "true"}))
         assert "<html" not in panel and "Gateway is up" in panel
     down = text(web.get("/status"))
     assert "Gateway is down" in down and "cannot reach the gateway" in down
+
+
+def test_status_page_shows_a_beating_worker(settings: Settings) -> None:
+    record_heartbeat()
+    with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
+        app = create_app(dataclasses.replace(settings, public_base_url=gateway.url))
+        body = text(Console(app.test_client()).get("/status"))
+
+    assert "<th>worker</th><td>alive: yes, last seen s ago: " in body
