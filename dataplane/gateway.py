@@ -150,7 +150,9 @@ class Gateway:
                 self.snapshot = await self.run_db(load_snapshot, version, self.settings.secret_key)
                 self.keyring.clear()
             else:
-                await self.keyring.refresh_spend()
+                # Paused, so no charge of ours is both in the fresh `spent` and counted as ours since.
+                async with self.settler.paused():
+                    await self.keyring.refresh_spend()
             self._db_ok()
         except (DatabaseError, InterfaceError) as exc:
             # Serving from the caches is still right; /api/status reports the database as down.

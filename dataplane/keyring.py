@@ -7,11 +7,12 @@ second, not one per request. The whole cache is dropped whenever the config vers
 
 Spend caps: a key may spend `spend_cap`. What it has spent is the DB's `spent` at the last read,
 plus what this process committed since (minus what was already committed at that read), plus
-charges queued for settlement, plus holds of requests in flight. The estimate can only run
-high for a moment (when a commit lands between the DB read and the cache fill), never low.
-`spent` of capped keys is read again at every config poll, so what other data-plane processes
-charged counts here within about a second; their requests still in flight do not, so with
-several processes a cap can be passed by what those few requests cost.
+charges queued for settlement, plus holds of requests in flight. The estimate can run high,
+never low: a charge of ours committed while a key is first loaded counts twice until the next
+poll. `spent` of capped keys is read again at every config poll (with settlement paused, so
+exactly), so what other data-plane processes charged counts here within about a second; their
+requests still in flight do not, so with several processes a cap can be passed by what those
+few requests cost.
 """
 
 from __future__ import annotations
@@ -77,11 +78,15 @@ class Keyring:
         return entry
 
     async def refresh_spend(self) -> None:
-        """Read again what each cached key with a spend cap has spent (charges by other processes)."""
+        """Read again what each cached key with a spend cap has spent (charges by other processes).
+
+        Call it while the settler is paused: a charge of ours committed during the read would
+        otherwise count twice (in `spent` and since the mark) until the next refresh.
+        """
         capped = {h: e for h, e in self._cache.items() if e.info is not None and e.info.spend_cap is not None}
         if not capped:
             return
-        marks = dict(self._committed)  # before the read, as in `lookup`
+        marks = dict(self._committed)
         spent = await self._run_db(load_spent, [e.info.id for e in capped.values() if e.info])
         for key_hash, entry in capped.items():
             info = entry.info

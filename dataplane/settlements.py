@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 from peewee import DatabaseError, InterfaceError, OperationalError
 
@@ -45,6 +46,7 @@ class Settler:
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task | None = None
+        self._writing = asyncio.Lock()
         self.written = 0
         self.parked: list[Item] = []
 
@@ -58,6 +60,12 @@ class Settler:
         self._items.append((settlement, after))
         self._wake.set()
 
+    @asynccontextmanager
+    async def paused(self) -> AsyncIterator[None]:
+        """No batch is being written, nor its `after` callbacks half run, while inside."""
+        async with self._writing:
+            yield
+
     @property
     def queued(self) -> int:
         return len(self._items)
@@ -70,7 +78,8 @@ class Settler:
                 await asyncio.sleep(self._flush_interval_s)
             while self._items:
                 batch, self._items = self._items[:MAX_BATCH], self._items[MAX_BATCH:]
-                await self._commit(batch)
+                async with self._writing:
+                    await self._commit(batch)
             if self._closing:
                 return
 
