@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 import httpx
+import openai
 from openai import OpenAI
 
 from shared import accounts, billing, catalog
 from shared.models import Hold, LedgerEntry, UsageRecord, User
 from shared.settings import Settings
+from tests.support.upstream import FakeUpstream
 
 T = TypeVar("T")
 
@@ -43,6 +46,35 @@ def prompt_bound(request: httpx.Request) -> int:
 def affordable_output(budget: int, request: httpx.Request) -> int:
     """The output cap `budget` pays at the test prices once the request's prompt bound is paid."""
     return (budget - prompt_bound(request) * 1_000) // 2_000
+
+
+def statuses_all_at_once(upstream: FakeUpstream, clients: Sequence[OpenAI], max_tokens: int) -> list[int]:
+    """One "hello" chat request per client, all at once; the HTTP status of each, in no order.
+
+    `upstream` must hold its answers (a long `latency_s`): it is released only once every request
+    has been let in (reached it) or refused, so no hold is freed before all were decided.
+    """
+    results: list[int] = []
+
+    def call(client: OpenAI) -> None:
+        try:
+            client.chat.completions.create(
+                model=CHAT_MODEL, messages=[{"role": "user", "content": "hello"}], max_tokens=max_tokens
+            )
+            results.append(200)
+        except openai.APIStatusError as exc:
+            results.append(exc.status_code)
+
+    threads = [threading.Thread(target=call, args=(client,)) for client in clients]
+    for t in threads:
+        t.start()
+    eventually(
+        lambda: len(results) + len(upstream.requests) == len(clients), what="every request to be decided"
+    )
+    upstream.release()
+    for t in threads:
+        t.join()
+    return results
 
 
 def usage_for(request_count: int) -> list[UsageRecord]:

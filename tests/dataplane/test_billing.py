@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 
@@ -21,6 +20,7 @@ from tests.dataplane.helpers import (
     charges,
     eventually,
     prompt_bound,
+    statuses_all_at_once,
     usage_for,
 )
 from tests.support.servers import ServerThread
@@ -178,19 +178,7 @@ def test_concurrent_requests_of_a_capped_key_never_pass_the_cap(
     gateway = start_gateway()
     # 20,000 each; the upstream answers only once every request was let in or refused.
     upstream.default = Reply(usage=(10, 5), latency_s=60)
-    client = capped.client(gateway.url)
-    results: list[int] = []
-
-    def call() -> None:
-        results.extend(_statuses(client, 1))
-
-    threads = [threading.Thread(target=call) for _ in range(10)]
-    for t in threads:
-        t.start()
-    eventually(lambda: len(results) + len(upstream.requests) == 10, what="every request to be decided")
-    upstream.release()
-    for t in threads:
-        t.join()
+    results = statuses_all_at_once(upstream, [capped.client(gateway.url)] * 10, max_tokens=20)
 
     # A request in flight counts its worst case (134,000) against the cap: two fit in 300,000.
     assert sorted(results) == [200] * 2 + [402] * 8
@@ -289,23 +277,7 @@ def test_concurrent_requests_never_overdraw_and_bill_each_success_once(
     gateway = start_gateway(min_reply_tokens=400)
     # The upstream answers only once every request was let in or refused: no hold is freed early.
     upstream.default = Reply(usage=(100, 200), latency_s=60)
-    client = customer.client(gateway.url)
-    results: list[int] = []
-
-    def call() -> None:
-        try:
-            client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=400)
-            results.append(200)
-        except openai.APIStatusError as exc:
-            results.append(exc.status_code)
-
-    threads = [threading.Thread(target=call) for _ in range(10)]
-    for t in threads:
-        t.start()
-    eventually(lambda: len(results) + len(upstream.requests) == 10, what="every request to be decided")
-    upstream.release()
-    for t in threads:
-        t.join()
+    results = statuses_all_at_once(upstream, [customer.client(gateway.url)] * 10, max_tokens=400)
 
     successes = results.count(200)
     assert 1 <= successes < 10 and results.count(402) == 10 - successes

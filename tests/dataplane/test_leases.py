@@ -8,7 +8,6 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import openai
 from peewee import OperationalError
 
 from dataplane.settlements import Settler
@@ -23,9 +22,9 @@ from tests.dataplane.helpers import (
     balance,
     charges,
     eventually,
+    statuses_all_at_once,
     usage_for,
 )
-from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream, Reply
 
 HELLO = [{"role": "user", "content": "hello"}]
@@ -38,24 +37,8 @@ def test_two_data_planes_on_one_database_never_overdraw(
     gateways = [start_gateway(min_reply_tokens=400), start_gateway(min_reply_tokens=400)]
     # 500,000 each; the upstream answers once every request was let in or refused.
     upstream.default = Reply(usage=(100, 200), latency_s=60)
-    results: list[int] = []
-
-    def call(gateway: ServerThread) -> None:
-        try:
-            customer.client(gateway.url).chat.completions.create(
-                model=CHAT_MODEL, messages=HELLO, max_tokens=400
-            )
-            results.append(200)
-        except openai.APIStatusError as exc:
-            results.append(exc.status_code)
-
-    threads = [threading.Thread(target=call, args=(gateways[i % 2],)) for i in range(10)]
-    for t in threads:
-        t.start()
-    eventually(lambda: len(results) + len(upstream.requests) == 10, what="every request to be decided")
-    upstream.release()
-    for t in threads:
-        t.join()
+    clients = [customer.client(gateways[i % 2].url) for i in range(10)]
+    results = statuses_all_at_once(upstream, clients, max_tokens=400)
 
     successes = results.count(200)
     assert 1 <= successes <= 5 and results.count(402) == 10 - successes
