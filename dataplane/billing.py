@@ -46,7 +46,7 @@ from dataplane.ratelimit import Limiter, Ticket
 from dataplane.settlements import Settler
 from dataplane.snapshot import GroupInfo, KeyInfo, ModelInfo, RouteInfo
 from shared.billing import Settlement
-from shared.money import PPM, TokenUsage, affordable_output_tokens, price_of, worst_case
+from shared.money import PPM, TokenUsage, affordable_output_tokens, format_usd, price_of, worst_case
 from shared.settings import Settings
 
 
@@ -152,7 +152,11 @@ class Billing:
         room = self.keyring.room(caller.entry)
         if room is not None:
             if room < floor:
-                raise insufficient_quota("This API key has reached its spend cap.")
+                raise insufficient_quota(
+                    "This API key has reached its spend cap: this request may cost up to "
+                    f"${format_usd(floor)} and ${format_usd(max(room, 0))} is left under the cap. "
+                    "Raise the key's spend cap, ask for fewer output tokens, or use another key."
+                )
             want = min(want, room)
         lease, amount = None, 0
         if want > 0:

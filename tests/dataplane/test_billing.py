@@ -10,6 +10,7 @@ import pytest
 
 from shared import accounts, billing
 from shared.models import ApiKey, UsageRecord
+from shared.money import format_usd
 from tests.dataplane.helpers import (
     CHAT_MODEL,
     Customer,
@@ -167,7 +168,10 @@ def test_a_spend_cap_lowers_the_last_request_and_is_never_passed(
     with pytest.raises(openai.APIStatusError) as caught:
         client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=20)
     assert (caught.value.status_code, caught.value.code) == (402, "insufficient_quota")
-    assert "spend cap" in caught.value.message
+    floor = prompt_bound(probe.http_request) * 1_000 + 16 * 2_000
+    assert (
+        f"may cost up to ${format_usd(floor)} and $0.000000000 is left under the cap" in caught.value.message
+    )
     assert len(upstream.requests) == 2
 
 
