@@ -32,7 +32,12 @@ def _save(form: GroupForm, group: Group | None) -> bool:
             return False
     try:
         save_group(
-            group, form.name.data, form.multiplier.ppm, models, form.rpm_limit.data, form.tpm_limit.data
+            group,
+            form.name.data,
+            form.multiplier.ppm,
+            models,
+            rpm_limit=form.rpm_limit.data,
+            tpm_limit=form.tpm_limit.data,
         )
     except InvalidInput as exc:
         getattr(form, exc.field, form.name).errors = [exc.message]

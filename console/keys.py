@@ -119,8 +119,8 @@ def edit(key_id: int):
                     models,
                     nano_of(form.spend_cap),
                     _expiry(form.expires_on.data),
-                    form.rpm_limit.data,
-                    form.tpm_limit.data,
+                    rpm_limit=form.rpm_limit.data,
+                    tpm_limit=form.tpm_limit.data,
                 )
             except InvalidInput as exc:
                 _apply_error(form, exc)

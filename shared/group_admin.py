@@ -50,8 +50,9 @@ def save_group(
     name: str,
     multiplier_ppm: int,
     allowed_models: Sequence[str] | None,
-    rpm_limit: int | None = None,
-    tpm_limit: int | None = None,
+    *,
+    rpm_limit: int | None,
+    tpm_limit: int | None,
 ) -> Group:
     """Create a group (`group` None) or change one; `allowed_models` None allows every model.
 

@@ -33,10 +33,14 @@ def update_key(
     models: Sequence[str] | None,
     spend_cap: int | None,
     expires_at: dt.datetime | None,
-    rpm_limit: int | None = None,
-    tpm_limit: int | None = None,
+    *,
+    rpm_limit: int | None,
+    tpm_limit: int | None,
 ) -> ApiKey:
-    """Save new settings for a key that is not revoked; effective in the data plane within 2 s."""
+    """Save new settings for a key that is not revoked; effective in the data plane within 2 s.
+
+    Every setting is replaced, rate limits included (None: unlimited), so callers pass them all.
+    """
     if key.revoked_at is not None:
         raise InvalidInput("key", "a revoked key cannot be changed")
     if len(name.strip()) > 100:

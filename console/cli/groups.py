@@ -82,8 +82,8 @@ def set_group(name: str, rpm: str | None, tpm: str | None, as_json: bool) -> Non
             found.name,
             found.multiplier_ppm,
             found.allowed_models,
-            rate_limit("--rpm", rpm, found.rpm_limit),
-            rate_limit("--tpm", tpm, found.tpm_limit),
+            rpm_limit=rate_limit("--rpm", rpm, found.rpm_limit),
+            tpm_limit=rate_limit("--tpm", tpm, found.tpm_limit),
         )
         row = group_row(saved)
     emit(

@@ -168,7 +168,7 @@ def test_streams_carry_the_headers_and_keys_without_limits_do_not(
 def test_a_group_limits_each_user_across_its_keys(
     stocked: Shop, start_gateway: Callable[..., ServerThread]
 ) -> None:
-    save_group(None, "metered", 1_000_000, None, rpm_limit=2)
+    save_group(None, "metered", 1_000_000, None, rpm_limit=2, tpm_limit=None)
     customer = stocked.customer(10_000_000_000, group="metered")
     _, second_secret = accounts.create_key(User.get_by_id(customer.user_id))
     second = Customer(customer.user_id, 0, second_secret)
@@ -195,7 +195,7 @@ def test_changed_limits_apply_within_two_seconds(
     key_admin.set_key_limits(ApiKey.get_by_id(customer.key_id), 100, None)
     eventually(lambda: _status(gateway, customer) == 200, timeout=2.0, what="the raised limit")
     default = accounts.get_or_create_group()
-    save_group(default, default.name, default.multiplier_ppm, None, rpm_limit=1)
+    save_group(default, default.name, default.multiplier_ppm, None, rpm_limit=1, tpm_limit=None)
     eventually(lambda: _status(gateway, alice) == 429, timeout=2.0, what="the new group limit")
 
     assert _refused(gateway, alice).response.headers["x-ratelimit-limit-requests"] == "1"
