@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from shared.billing import binary_chunks
+from shared.db import MAX_IN_IDS, binary_chunks
 from shared.models import ApiKey, CatalogModel, Group, Provider, Route, User
 from shared.money import Prices
 from shared.settings import Secret
@@ -150,7 +150,7 @@ def load_spent(key_ids: Sequence[int]) -> dict[int, int]:
     """What each of these keys has spent so far, as committed (blocking; run it in a thread)."""
     return {
         key_id: spent
-        for chunk in binary_chunks(key_ids, 512)
+        for chunk in binary_chunks(key_ids, MAX_IN_IDS)
         for key_id, spent in ApiKey.select(ApiKey.id, ApiKey.spent).where(ApiKey.id.in_(list(chunk))).tuples()
     }
 

@@ -15,35 +15,15 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TypeVar
 
 from peewee import fn
 
-from shared.db import BaseModel, db, write_transaction
+from shared.db import MAX_IN_IDS, BaseModel, binary_chunks, db, write_transaction
 from shared.models import ApiKey, Hold, LedgerEntry, UsageRecord, User, utcnow
 
 _MAX_PARAMS = 30_000  # bind parameters per INSERT: below SQLite's 32,766 and PostgreSQL's 65,535
-_MAX_IN = 512  # ids per IN (...) list
-
-T = TypeVar("T")
-
-
-def binary_chunks(items: Sequence[T], most: int) -> Iterator[Sequence[T]]:
-    """`items` in consecutive runs whose lengths are powers of two, longest first, none above `most`.
-
-    Each distinct number of rows or ids is a distinct SQL text, and SQLite keeps up to 128 compiled
-    statements per connection, batch inserts among them large: with power-of-two runs a batch
-    uses a handful of shapes that stay cached, instead of a new one (and more memory) per size.
-    """
-    size = 1 << (max(1, most).bit_length() - 1)
-    start = 0
-    while start < len(items):
-        while size > len(items) - start:
-            size >>= 1
-        yield items[start : start + size]
-        start += size
 
 
 class InsufficientBalance(Exception):
@@ -172,7 +152,7 @@ def refresh_holds(hold_ids: Iterable[int], ttl_s: float) -> int:
     deadline = _deadline(ttl_s)
     return sum(
         Hold.update(expires_at=deadline).where(Hold.id.in_(list(chunk)) & (Hold.state == "active")).execute()
-        for chunk in binary_chunks(ids, _MAX_IN)
+        for chunk in binary_chunks(ids, MAX_IN_IDS)
     )
 
 
@@ -254,7 +234,7 @@ def settle(batch: Sequence[Settlement]) -> list[str]:
         ids = [s.request_id for s in batch]
         done = {
             request_id
-            for chunk in binary_chunks(ids, _MAX_IN)
+            for chunk in binary_chunks(ids, MAX_IN_IDS)
             for (request_id,) in UsageRecord.select(UsageRecord.request_id)
             .where(UsageRecord.request_id.in_(list(chunk)))
             .tuples()

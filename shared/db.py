@@ -8,7 +8,8 @@ data plane's worker threads can each hold a connection.
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 from peewee import Database, DatabaseProxy, Model, SqliteDatabase, TextField
@@ -23,6 +24,26 @@ SQLITE_PRAGMAS = {
     "synchronous": "normal",
     "cache_size": -4_000,  # 4 MB per connection: the data plane keeps one per DB thread
 }
+
+
+T = TypeVar("T")
+MAX_IN_IDS = 512  # ids per IN (...) list
+
+
+def binary_chunks(items: Sequence[T], most: int) -> Iterator[Sequence[T]]:
+    """`items` in consecutive runs whose lengths are powers of two, longest first, none above `most`.
+
+    Each distinct number of rows or ids is a distinct SQL text, and SQLite keeps up to 128 compiled
+    statements per connection, batch inserts among them large: with power-of-two runs a batch
+    uses a handful of shapes that stay cached, instead of a new one (and more memory) per size.
+    """
+    size = 1 << (max(1, most).bit_length() - 1)
+    start = 0
+    while start < len(items):
+        while size > len(items) - start:
+            size >>= 1
+        yield items[start : start + size]
+        start += size
 
 
 def open_database(url: str) -> Database:

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from shared import accounts, billing
+from shared.db import binary_chunks
 from shared.models import Hold, LedgerEntry, UsageRecord, User
 
 
@@ -110,7 +111,7 @@ def test_concurrent_holds_never_overdraw(database_url: str) -> None:
 def test_binary_chunks_cover_everything_in_order_in_few_shapes(count: int) -> None:
     items = list(range(count))
 
-    chunks = list(billing.binary_chunks(items, 300))
+    chunks = list(binary_chunks(items, 300))
 
     assert [x for chunk in chunks for x in chunk] == items
     assert all(len(c) <= 300 and len(c) & (len(c) - 1) == 0 for c in chunks)
