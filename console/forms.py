@@ -22,12 +22,13 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 from shared.accounts import MIN_PASSWORD_LENGTH
 from shared.key_admin import MAX_RATE_LIMIT
 from shared.money import AmountError, parse_usd
+from shared.provider_kinds import KINDS
 
 PASSWORD_RULE = Length(
     min=MIN_PASSWORD_LENGTH, max=512, message=f"At least {MIN_PASSWORD_LENGTH} characters."
 )
 MAX_NANO = 2**62
-KIND_CHOICES = [SelectChoice("openai", "OpenAI-compatible"), SelectChoice("anthropic", "Anthropic")]
+KIND_CHOICES = [SelectChoice(kind.name, kind.label) for kind in KINDS.values()]
 MODALITY_CHOICES = [SelectChoice("chat", "chat"), SelectChoice("embedding", "embedding")]
 RATE_LIMIT_RULES = [
     Optional(),
@@ -114,9 +115,7 @@ class UserGroupForm(FlaskForm):
 
 class ProviderForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=64)])
-    kind = SelectField(
-        "API", choices=[SelectChoice("openai", "OpenAI-compatible"), SelectChoice("anthropic", "Anthropic")]
-    )
+    kind = SelectField("API", choices=KIND_CHOICES)
     base_url = StringField("Base URL", validators=[DataRequired(), Length(max=500)])
     api_key = PasswordField("Upstream API key", validators=[Length(max=2000)])
     timeout_s = DecimalField("Timeout (s)", default=Decimal(60), validators=[NumberRange(min=1, max=3600)])

@@ -10,9 +10,14 @@ import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
-from dataplane import anthropic_errors, messages, relay, status
+from dataplane import pipeline, status
+from dataplane.dialects.anthropic import errors as anthropic_errors
+from dataplane.endpoints import REGISTRY, messages, models
+from dataplane.endpoints.base import ANTHROPIC, Endpoint
 from dataplane.errors import GatewayError
 from dataplane.gateway import Gateway
 from dataplane.request_ids import RequestIdMiddleware
@@ -33,21 +38,27 @@ def freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _endpoint_route(path: str, endpoint: Endpoint) -> Route:
+    async def serve(request: Request) -> Response:
+        return await pipeline.handle(endpoint, request)  # type: ignore[return-value]
+
+    serve.__name__ = f"{endpoint.name}_endpoint"
+    return Route(path, serve, methods=["POST"])
+
+
 def _routes() -> list[Route]:
     routes = [Route("/api/status", status.status, methods=["GET"])]
+    for endpoint in REGISTRY:
+        # The Anthropic SDKs append /v1 themselves; /v1/v1 serves a base URL that already ends in /v1.
+        prefixes = (*PREFIXES, "/v1/v1") if endpoint.family == ANTHROPIC else PREFIXES
+        routes += [_endpoint_route(prefix + path, endpoint) for prefix in prefixes for path in endpoint.paths]
     for prefix in PREFIXES:
         routes += [
-            Route(f"{prefix}/chat/completions", relay.chat_completions, methods=["POST"]),
-            Route(f"{prefix}/embeddings", relay.embeddings, methods=["POST"]),
-            Route(f"{prefix}/models", messages.list_models, methods=["GET"]),
-            Route(f"{prefix}/models/{{model_id:path}}", messages.get_model, methods=["GET"]),
+            Route(f"{prefix}/models", models.list_models, methods=["GET"]),
+            Route(f"{prefix}/models/{{model_id:path}}", models.get_model, methods=["GET"]),
         ]
-    # The Anthropic SDKs append /v1 themselves; /v1/v1 serves a base URL that already ends in /v1.
     for prefix in (*PREFIXES, "/v1/v1"):
-        routes += [
-            Route(f"{prefix}/messages", messages.messages, methods=["POST"]),
-            Route(f"{prefix}/messages/count_tokens", messages.count_tokens, methods=["POST"]),
-        ]
+        routes.append(Route(f"{prefix}/messages/count_tokens", messages.count_tokens, methods=["POST"]))
     return routes
 
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
@@ -33,7 +32,16 @@ log = logging.getLogger("tollgate.dataplane.failover")
 RETRYABLE_4XX = {401, 402, 403, 408, 409, 429}
 ERROR_BODY_LIMIT = 64 * 1024
 
-MakeRequest = Callable[[Upstream, RouteInfo], httpx.Request]
+
+
+class MakeRequest(Protocol):
+    """Builds the upstream request of one call for each route tried."""
+
+    def serves(self, adapter: Upstream) -> bool:
+        """Whether a provider of this adapter's kind can take the call (natively or translated)."""
+        ...
+
+    def __call__(self, adapter: Upstream, route: RouteInfo) -> httpx.Request: ...
 
 
 @dataclass
@@ -192,7 +200,7 @@ async def open_upstream(
     """The first route that answers 2xx (its body read and parsed when `read_body`)."""
     for route in candidates(model.routes, gateway.health, gateway.rng):
         adapter = gateway.adapters.get(route.provider.kind)
-        if adapter is None or model.modality not in adapter.modalities:
+        if adapter is None or not make.serves(adapter):
             continue
         result = await _try(gateway, route, adapter, make, read_body)
         if isinstance(result, Attempt):

@@ -42,6 +42,9 @@ class ProviderHealth:
             del self._failures[provider_id]
             self._cooling_until.pop(provider_id, None)
 
+    def first_token(self, route: object, ttft_s: float) -> None:
+        """TEMPORARY shim until per-route health lands."""
+
     def cooling(self) -> set[int]:
         """Providers cooling down right now."""
         now = time.monotonic()

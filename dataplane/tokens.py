@@ -97,3 +97,21 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
                 p.get("text", "") for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
             )
     return sum(estimate_tokens(t) for t in text) + 4 * len(messages) + media
+
+
+def reply_tokens(payload: dict[str, Any]) -> int:
+    """An estimate of the output tokens of a chat completion (text, reasoning, refusals, tool calls)."""
+    tokens = 0
+    for choice in payload.get("choices") or ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            continue
+        for name in ("content", "reasoning_content", "refusal"):
+            if isinstance(message.get(name), str):
+                tokens += estimate_tokens(message[name])
+        for call in message.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                text = str(function.get("name") or "") + str(function.get("arguments") or "")
+                tokens += estimate_tokens(text)
+    return tokens

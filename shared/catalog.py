@@ -9,10 +9,11 @@ from shared.config_version import bump_config_version
 from shared.db import db
 from shared.errors import InvalidInput, NotFound
 from shared.models import CatalogModel, Provider, Route
+from shared.provider_kinds import KIND_NAMES
 from shared.settings import Secret
 from shared.vault import encrypt
 
-PROVIDER_KINDS = ("openai", "anthropic")
+PROVIDER_KINDS = KIND_NAMES
 MODALITIES = ("chat", "embedding")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")

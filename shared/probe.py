@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import httpx
 
 from shared.models import Provider, Route
+from shared.provider_kinds import KINDS
 from shared.settings import Secret
 from shared.vault import VaultError, decrypt
 
 MAX_PROBE_TIMEOUT_S = 15.0
-ANTHROPIC_VERSION = "2023-06-01"
 
 
 @dataclass(frozen=True)
@@ -43,15 +43,11 @@ def probe_model(provider: Provider) -> str | None:
 
 
 def _request(provider: Provider, key: str, model: str) -> tuple[str, dict, dict]:
-    base = provider.base_url.rstrip("/")
-    if provider.kind == "anthropic":
-        url = base + ("/messages" if base.endswith("/v1") else "/v1/messages")
-        headers = {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
-    else:
-        url = base + "/chat/completions"
-        headers = {"Authorization": f"Bearer {key}"}
-    body = {"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": "ping"}]}
-    return url, headers, body
+    """The probe's URL, headers and body: the same path and credential headers the data plane uses."""
+    kind = KINDS[provider.kind]
+    url = provider.base_url.rstrip("/") + kind.probe_path
+    headers = {**kind.fixed_headers, **kind.auth_headers(key)}
+    return url, headers, kind.probe_body(model)
 
 
 def _error_text(response: httpx.Response) -> str:

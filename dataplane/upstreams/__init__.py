@@ -1,16 +1,22 @@
-"""Upstream adapters by provider kind."""
+"""Provider kinds at the back of the pipeline: one adapter per kind of shared/provider_kinds.py."""
 
 from __future__ import annotations
 
 from dataplane.upstreams.anthropic import AnthropicUpstream
 from dataplane.upstreams.base import Upstream
 from dataplane.upstreams.openai import OpenAIUpstream
+from shared.provider_kinds import KINDS
 from shared.settings import Settings
+
+ADAPTERS = (OpenAIUpstream, AnthropicUpstream)
 
 
 def make_adapters(settings: Settings) -> dict[str, Upstream]:
-    """One adapter per provider kind (the `kind` of a provider)."""
-    return {
-        "openai": OpenAIUpstream(settings.upstream_connect_timeout_s),
-        "anthropic": AnthropicUpstream(settings.upstream_connect_timeout_s),
+    """One adapter per provider kind, keyed by the kind's name; every shared kind has one."""
+    adapters: dict[str, Upstream] = {
+        cls.kind.name: cls(settings.upstream_connect_timeout_s) for cls in ADAPTERS
     }
+    missing = set(KINDS) - set(adapters)
+    if missing:
+        raise RuntimeError(f"provider kinds without an adapter: {', '.join(sorted(missing))}")
+    return adapters

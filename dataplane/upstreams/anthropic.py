@@ -19,8 +19,8 @@ import orjson
 from dataplane.errors import bad_request
 from dataplane.snapshot import RouteInfo
 from dataplane.upstreams.openai import HttpRequests
+from shared.provider_kinds import KINDS
 
-ANTHROPIC_VERSION = "2023-06-01"
 FINISH_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -305,30 +305,32 @@ class MessagesStream:
 
 
 class AnthropicUpstream:
-    """Anthropic's Messages API, spoken to OpenAI chat clients."""
+    """Anthropic's Messages API, spoken to OpenAI chat clients (and natively to Messages clients)."""
 
-    modalities = frozenset({"chat"})
+    kind = KINDS["anthropic"]
 
     def __init__(self, connect_timeout_s: float) -> None:
         self.http = HttpRequests(connect_timeout_s)
+
+    def native_request(
+        self, route: RouteInfo, path: str, payload: dict[str, Any], headers: dict[str, str]
+    ) -> httpx.Request:
+        headers = {
+            "accept": "application/json",
+            **self.kind.fixed_headers,
+            **headers,
+            **self.kind.auth_headers(route.provider.api_key),
+        }
+        payload["model"] = route.upstream_model
+        return self.http.post(route, path, payload, headers)
 
     def chat_request(
         self, route: RouteInfo, body: dict[str, Any], request_id: str, output_cap: int
     ) -> httpx.Request:
         if (body.get("n") or 1) > 1:
             raise bad_request("n", "this model cannot return more than one choice (`n` must be 1).")
-        headers = {
-            "accept": "application/json",
-            "anthropic-version": ANTHROPIC_VERSION,
-            "x-request-id": request_id,
-        }
-        if route.provider.api_key:
-            headers["x-api-key"] = route.provider.api_key
         payload = to_messages_body(body, route.upstream_model, output_cap)
-        return self.http.post(route, "/messages", payload, headers)
-
-    def embeddings_request(self, route: RouteInfo, body: dict[str, Any], request_id: str) -> httpx.Request:
-        raise bad_request("model", "this model's provider has no embeddings endpoint.")
+        return self.native_request(route, "/messages", payload, {"x-request-id": request_id})
 
     def reply(self, payload: dict[str, Any]) -> dict[str, Any]:
         return to_completion(payload)

@@ -1,10 +1,11 @@
 """What the relay needs from a kind of upstream provider.
 
-The relay speaks OpenAI to its clients. An adapter builds the upstream request for an OpenAI
-chat or embeddings body, turns a non-streaming reply into an OpenAI `chat.completion`, and turns
-each upstream stream event into OpenAI `chat.completion.chunk` payloads. OpenAI-compatible
-providers need no translation (`openai.py` passes everything through); Anthropic's Messages API
-is translated both ways (`anthropic.py`).
+OpenAI chat completions are the gateway's internal form. An adapter builds the upstream request
+for an OpenAI chat body, turns a non-streaming reply into an OpenAI `chat.completion`, and turns
+each upstream stream event into OpenAI `chat.completion.chunk` payloads; it also sends bodies
+natively to the endpoints its kind serves as they are (shared/provider_kinds.py).
+OpenAI-compatible providers need no translation (`openai.py`); Anthropic's Messages API is
+translated both ways (`anthropic.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import httpx
 
 from dataplane.snapshot import RouteInfo
 from shared.money import TokenUsage
+from shared.provider_kinds import ProviderKind
 
 
 def _count(value: Any) -> int:
@@ -51,9 +53,20 @@ class StreamDecoder(Protocol):
 
 
 class Upstream(Protocol):
-    """One kind of upstream API."""
+    """One provider kind: how its providers are called, and how its answers read as chat completions.
 
-    modalities: frozenset[str]
+    `native_request` sends a body as it is to one of the kind's own endpoints (with the provider's
+    credential); `chat_request`, `reply` and `stream_decoder` translate OpenAI chat completions to
+    and from the kind's wire format (identity for OpenAI-compatible providers).
+    """
+
+    kind: ProviderKind
+
+    def native_request(
+        self, route: RouteInfo, path: str, payload: dict[str, Any], headers: dict[str, str]
+    ) -> httpx.Request:
+        """A JSON POST to `path` under the provider's base URL, with its credential and `headers`."""
+        ...
 
     def chat_request(
         self, route: RouteInfo, body: dict[str, Any], request_id: str, output_cap: int
@@ -61,14 +74,10 @@ class Upstream(Protocol):
         """The upstream request for an OpenAI chat body (already rewritten for billing)."""
         ...
 
-    def embeddings_request(self, route: RouteInfo, body: dict[str, Any], request_id: str) -> httpx.Request:
-        """The upstream request for an embeddings body (only if "embedding" is in `modalities`)."""
-        ...
-
     def reply(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """A non-streaming upstream reply as an OpenAI chat.completion (the same object if it is one)."""
+        """A non-streaming chat reply as an OpenAI chat.completion (the same object if it is one)."""
         ...
 
     def stream_decoder(self) -> StreamDecoder:
-        """A decoder for one upstream stream."""
+        """A decoder of one chat stream into OpenAI chunks."""
         ...

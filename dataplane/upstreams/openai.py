@@ -9,6 +9,7 @@ import orjson
 
 from dataplane.snapshot import RouteInfo
 from dataplane.upstreams.base import StreamDecoder
+from shared.provider_kinds import KINDS
 
 USER_AGENT = "tollgate/0.1"
 
@@ -68,26 +69,22 @@ class HttpRequests:
 class OpenAIUpstream:
     """An upstream that speaks the OpenAI API (OpenAI itself, vLLM, OpenRouter, ...)."""
 
-    modalities = frozenset({"chat", "embedding"})
+    kind = KINDS["openai"]
 
     def __init__(self, connect_timeout_s: float) -> None:
         self.http = HttpRequests(connect_timeout_s)
 
-    def _headers(self, route: RouteInfo, request_id: str) -> dict[str, str]:
-        headers = {"accept": "application/json", "x-request-id": request_id}
-        if route.provider.api_key:
-            headers["authorization"] = "Bearer " + route.provider.api_key
-        return headers
+    def native_request(
+        self, route: RouteInfo, path: str, payload: dict[str, Any], headers: dict[str, str]
+    ) -> httpx.Request:
+        headers = {"accept": "application/json", **headers, **self.kind.auth_headers(route.provider.api_key)}
+        payload["model"] = route.upstream_model
+        return self.http.post(route, path, payload, headers)
 
     def chat_request(
         self, route: RouteInfo, body: dict[str, Any], request_id: str, output_cap: int
     ) -> httpx.Request:
-        body["model"] = route.upstream_model
-        return self.http.post(route, "/chat/completions", body, self._headers(route, request_id))
-
-    def embeddings_request(self, route: RouteInfo, body: dict[str, Any], request_id: str) -> httpx.Request:
-        body["model"] = route.upstream_model
-        return self.http.post(route, "/embeddings", body, self._headers(route, request_id))
+        return self.native_request(route, "/chat/completions", body, {"x-request-id": request_id})
 
     def reply(self, payload: dict[str, Any]) -> dict[str, Any]:
         return payload

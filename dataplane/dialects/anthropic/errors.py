@@ -37,7 +37,10 @@ STREAM_ERROR_TYPES = {"upstream_timeout": "timeout_error", "upstream_error": "ap
 
 
 def is_anthropic(request: Request) -> bool:
-    """Whether errors on this request must be in Anthropic's shape."""
+    """Whether errors on this request must be in Anthropic's shape (its endpoint's family, else by path)."""
+    family = (request.scope.get("state") or {}).get("family")
+    if family is not None:
+        return family == "anthropic"
     return "/messages" in request.url.path or "anthropic-version" in request.headers
 
 

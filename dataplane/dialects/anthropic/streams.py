@@ -1,15 +1,13 @@
 """Streams on the Anthropic Messages route (PROTOCOL §5.3, §5.5, §5.6 reverse direction).
 
-Both relays reuse `SSERelay` (keep-alives, disconnects, exactly-once settlement) and differ in
-how upstream events become client bytes. Every event carries an `event:` line; keep-alives are
-`event: ping`; a failure after the headers is `event: error` (then the stream closes); there is
-no `[DONE]`.
+Every event carries an `event:` line; keep-alives are `event: ping`; a failure after the headers
+is `event: error` (then the stream closes); there is no `[DONE]`.
 
-- `NativeRelay` (Anthropic upstream): the upstream's events go out byte for byte; a copy of each
-  is parsed for usage (`message_start` usage, then the cumulative `message_delta` usage).
-- `TranslatedRelay` (OpenAI-compatible upstream): `message_start` goes out first with an input
-  estimate; then one content block per text run, reasoning run and tool call (a block is closed
-  before the next opens); `message_delta` with the stop reason and usage, and `message_stop`.
+- `NativeMessages` (Anthropic provider): the upstream's events go out byte for byte; a copy of
+  each is parsed for usage (`message_start` usage, then the cumulative `message_delta` usage).
+- `MessagesEncoder` (any other provider, read as chat chunks): `message_start` goes out first with
+  an input estimate; then one content block per text run, reasoning run and tool call (a block is
+  closed before the next opens); `message_delta` with the stop reason and usage, and `message_stop`.
 
 A stream cut short is billed for what was delivered: the native relay knows the real input
 tokens from `message_start`, so only the output is estimated.
@@ -18,21 +16,14 @@ tokens from `message_start`, so only the output is estimated.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import orjson
-from starlette.types import Send
 
-from dataplane.anthropic_errors import stream_error_type
-from dataplane.anthropic_tokens import estimate_messages_tokens
-from dataplane.anthropic_wire import STOP_REASONS, anthropic_usage, usage_from_anthropic
-from dataplane.billing import Reservation
-from dataplane.failover import Attempt
-from dataplane.gateway import Gateway
-from dataplane.streaming import SSERelay, delivered_tokens, event_error, parse_event
-from dataplane.tokens import estimate_prompt_tokens, estimate_tokens
-from dataplane.upstreams.base import openai_usage
+from dataplane.dialects.anthropic.errors import stream_error_type
+from dataplane.dialects.anthropic.wire import STOP_REASONS, anthropic_usage, usage_from_anthropic
+from dataplane.stream_relay import Meter
+from dataplane.tokens import estimate_tokens
 from shared.money import TokenUsage
 
 log = logging.getLogger("tollgate.dataplane.streaming")
@@ -59,112 +50,78 @@ def _delta_tokens(delta: Any) -> int:
     return 0
 
 
-class NativeRelay(SSERelay):
-    """An Anthropic upstream's stream, relayed unchanged and metered from a parsed copy."""
+class NativeMessages:
+    """An Anthropic provider's stream, relayed unchanged and metered from a parsed copy."""
 
     keepalive = PING
 
-    def __init__(
-        self,
-        gateway: Gateway,
-        attempt: Attempt,
-        r: Reservation,
-        body: dict[str, Any],
-        headers: dict[str, str],
-    ) -> None:
-        super().__init__(gateway, attempt, r, body, False, headers)
+    def __init__(self, counted_prompt: int) -> None:
+        self.meter = Meter()
+        self.prompt = counted_prompt
         self.usage_fields: dict[str, Any] = {}
 
-    def _events(self, buffer: bytes) -> tuple[bytes, bytes]:
-        out = []
-        state = self.state
-        while not (state.done or state.error):
-            end = buffer.find(b"\n\n")
-            if end < 0:
-                break
-            event, buffer = buffer[: end + 2], buffer[end + 2 :]
-            if self._account(event):
-                out.append(event)
-        return b"".join(out), buffer
+    def opening(self) -> bytes:
+        return b""
 
-    def _account(self, event: bytes) -> bool:
-        """Meter one upstream event; whether it goes out to the client."""
-        data = b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:"))
+    def event(self, data: bytes, whole: bytes) -> bytes:
+        """Meter one upstream event; it goes out as it came unless it is an error or not JSON."""
         if not data:
-            return True  # comments and the like
+            return whole  # comments and the like
         try:
             payload = orjson.loads(data)
         except orjson.JSONDecodeError:
             log.warning("dropping a stream event that is not JSON: %r", data[:200])
-            return False
+            return b""
         kind = payload.get("type") if isinstance(payload, dict) else None
         if kind == "error":
             error = payload.get("error") if isinstance(payload.get("error"), dict) else {}
             message = str(error.get("message") or "The upstream provider failed mid-stream.")
-            self.state.error = (str(error.get("type") or "api_error"), message)
-            return False  # the relay's own error event replaces it
+            self.meter.error = (str(error.get("type") or "api_error"), message)
+            return b""  # the relay's own error event replaces it
         if kind == "message_start":
             message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
             self._usage(message.get("usage"))
         elif kind == "content_block_delta":
-            self._delivered(_delta_tokens(payload.get("delta")))
+            self.meter.delivered(_delta_tokens(payload.get("delta")))
         elif kind == "message_delta":
             self._usage(payload.get("usage"))
-            self.state.finished = True
+            self.meter.finished = True
         elif kind == "message_stop":
-            self.state.done = True
-        return True
+            self.meter.done = True
+        return whole
 
     def _usage(self, fields: Any) -> None:
         if isinstance(fields, dict):
             self.usage_fields.update({k: v for k, v in fields.items() if v is not None})
-            self.state.usage = usage_from_anthropic(self.usage_fields)
+            self.meter.usage = usage_from_anthropic(self.usage_fields)
 
-    def _delivered(self, tokens: int) -> None:
-        if self.state.first_at is None:
-            self.state.first_at = time.monotonic()
-        self.state.delivered_tokens += tokens
-
-    def _failure_bytes(self, code: str, message: str) -> bytes:
-        return failure_event(code, message)
-
-    def _end_bytes(self) -> bytes:
+    def closing(self) -> bytes:
         return b""
 
-    def _counted_usage(self) -> TokenUsage:
-        usage = self.state.usage
+    def failure(self, code: str, message: str) -> bytes:
+        return failure_event(code, message)
+
+    def counted_usage(self) -> TokenUsage:
+        usage = self.meter.usage
         if usage is None:
-            return TokenUsage(estimate_messages_tokens(self.body), self.state.delivered_tokens)
-        return TokenUsage(usage.prompt_tokens, self.state.delivered_tokens, usage.cached_tokens)
+            return TokenUsage(self.prompt, self.meter.delivered_tokens)
+        return TokenUsage(usage.prompt_tokens, self.meter.delivered_tokens, usage.cached_tokens)
 
 
-class TranslatedRelay(SSERelay):
-    """An OpenAI-compatible upstream's chunks, re-told as Anthropic stream events."""
+class MessagesEncoder:
+    """Chat chunks re-told as Anthropic stream events."""
 
     keepalive = PING
 
-    def __init__(
-        self,
-        gateway: Gateway,
-        attempt: Attempt,
-        r: Reservation,
-        chat_body: dict[str, Any],
-        headers: dict[str, str],
-        message: tuple[str, str],
-    ) -> None:
-        super().__init__(gateway, attempt, r, chat_body, True, headers)
-        self.message_id, self.model = message
+    def __init__(self, message_id: str, model: str, counted_prompt: int) -> None:
+        self.message_id = message_id
+        self.model = model
+        self.prompt = counted_prompt
         self.index = -1  # the index of the last block opened
         self.open: str | None = None  # "text", "thinking" or "tool:<n>" while a block is open
         self.tools: dict[int, int] = {}  # OpenAI tool call index → block index
-        self.stop_reason = "end_turn"
 
-    async def _pump(self, send: Send) -> None:
-        await self._write(send, self._message_start())
-        await super()._pump(send)
-
-    def _message_start(self) -> bytes:
-        usage = TokenUsage(estimate_prompt_tokens(self.body), 1)
+    def opening(self) -> bytes:
         message = {
             "id": self.message_id,
             "type": "message",
@@ -173,31 +130,14 @@ class TranslatedRelay(SSERelay):
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": anthropic_usage(usage),
+            "usage": anthropic_usage(TokenUsage(self.prompt, 1)),
         }
         return sse_event({"type": "message_start", "message": message})
 
-    def _chunk(self, data: bytes) -> bytes:
-        state = self.state
-        chunk = parse_event(data)
-        if chunk is None:
-            return b""
-        error = event_error(chunk)
-        if error is not None:
-            # OpenAI's error codes are not Anthropic error types; the message is what matters.
-            state.error = ("upstream_error", error[1])
-            return b""
-        usage = openai_usage(chunk)
-        if usage is not None:
-            state.usage = usage
+    def chunk(self, data: bytes, chunk: dict[str, Any]) -> bytes:
         choices = chunk.get("choices")
         if not choices or not isinstance(choices[0], dict):
             return b""
-        tokens, finished = delivered_tokens(choices[:1])
-        state.delivered_tokens += tokens
-        if finished:
-            state.finished = True
-            self.stop_reason = STOP_REASONS.get(str(choices[0].get("finish_reason")), "end_turn")
         delta = choices[0].get("delta")
         return b"".join(self._delta(delta)) if isinstance(delta, dict) else b""
 
@@ -240,8 +180,6 @@ class TranslatedRelay(SSERelay):
         return out
 
     def _start(self, kind: str, block: dict[str, Any]) -> list[bytes]:
-        if self.state.first_at is None:
-            self.state.first_at = time.monotonic()
         out = self._stop()
         self.index += 1
         self.open = kind
@@ -257,14 +195,14 @@ class TranslatedRelay(SSERelay):
     def _block_delta(self, index: int, delta: dict[str, Any]) -> bytes:
         return sse_event({"type": "content_block_delta", "index": index, "delta": delta})
 
-    def _failure_bytes(self, code: str, message: str) -> bytes:
-        return failure_event(code, message)
-
-    def _end_bytes(self) -> bytes:
-        state = self.state
-        usage = anthropic_usage(state.usage or self._counted_usage())
-        delta = {"stop_reason": self.stop_reason, "stop_sequence": None}
+    def closing(self, usage: TokenUsage, finish_reason: str | None) -> bytes:
+        stop_reason = STOP_REASONS.get(str(finish_reason), "end_turn")
+        delta = {"stop_reason": stop_reason, "stop_sequence": None}
         events = self._stop()
-        events.append(sse_event({"type": "message_delta", "delta": delta, "usage": usage}))
+        events.append(sse_event({"type": "message_delta", "delta": delta, "usage": anthropic_usage(usage)}))
         events.append(sse_event({"type": "message_stop"}))
         return b"".join(events)
+
+    def failure(self, code: str, message: str) -> bytes:
+        # An OpenAI-side code is no Anthropic error type: only our own timeout keeps its name.
+        return failure_event(code if code == "upstream_timeout" else "upstream_error", message)

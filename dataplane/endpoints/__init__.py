@@ -1,0 +1,11 @@
+"""The inference endpoints, one module each; the app's routes are built from `REGISTRY`.
+
+Adding an endpoint: write its module (an `Endpoint` subclass, see base.py) and add it here.
+"""
+
+from __future__ import annotations
+
+from dataplane.endpoints import chat, embeddings, messages
+from dataplane.endpoints.base import Endpoint
+
+REGISTRY: tuple[Endpoint, ...] = (chat.ENDPOINT, embeddings.ENDPOINT, messages.ENDPOINT)

@@ -1,0 +1,76 @@
+"""`POST /v1/embeddings` (PROTOCOL §4.1): served only by providers that have embeddings natively.
+
+The upstream is always asked for float vectors (many OpenAI-compatible upstreams cannot do
+base64); when the client asked for base64, the gateway packs each vector as little-endian float32.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Any
+
+import httpx
+import orjson
+
+from dataplane.billing import Reservation
+from dataplane.bodies import parse_embeddings
+from dataplane.endpoints.base import Call, Endpoint, NativeReply
+from dataplane.errors import upstream_error
+from dataplane.snapshot import RouteInfo
+from dataplane.tokens import embeddings_prompt_bound, estimate_tokens
+from dataplane.upstreams.base import Upstream, openai_usage
+
+
+def base64_vectors(payload: dict[str, Any]) -> bytes:
+    """The reply with every float vector packed as base64 little-endian float32."""
+    try:
+        for item in payload.get("data") or ():
+            vector = item.get("embedding") if isinstance(item, dict) else None
+            if isinstance(vector, list):
+                packed = struct.pack(f"<{len(vector)}f", *vector)
+                item["embedding"] = base64.b64encode(packed).decode("ascii")
+    except (struct.error, TypeError) as exc:
+        raise upstream_error(
+            "The upstream provider returned an embedding that is not a list of numbers."
+        ) from exc
+    return orjson.dumps(payload)
+
+
+def input_tokens(value: Any) -> int:
+    """An estimate of the tokens of an embeddings `input`."""
+    if isinstance(value, str):
+        return estimate_tokens(value)
+    if isinstance(value, list):
+        return sum(1 if isinstance(v, int) else input_tokens(v) for v in value)
+    return 0
+
+
+class Embeddings(Endpoint):
+    name = "embeddings"
+    paths = ("/embeddings",)
+    modality = "embedding"
+    bills_output = False
+    translatable = False
+
+    def parse(self, raw: bytes, body: dict[str, Any], headers: httpx.Headers | Any) -> Call:
+        wanted = parse_embeddings(body)
+        return Call(wanted.model, False, embeddings_prompt_bound(body["input"]), None, wanted)
+
+    def native_request(
+        self, adapter: Upstream, route: RouteInfo, call: Call, r: Reservation
+    ) -> httpx.Request:
+        body = {**call.parsed.body, "encoding_format": "float"}
+        return adapter.native_request(route, "/embeddings", body, {"x-request-id": r.caller.request_id})
+
+    def native_reply(self, call: Call, payload: dict[str, Any], content: bytes) -> NativeReply:
+        usage = openai_usage(payload)
+        if call.parsed.base64:
+            content = base64_vectors(payload)
+        return NativeReply(content, usage, 0)
+
+    def counted_prompt(self, call: Call) -> int:
+        return input_tokens(call.parsed.body["input"])
+
+
+ENDPOINT = Embeddings()

@@ -1,0 +1,148 @@
+"""GET /v1/models and /v1/models/{id}: the models a key may call, from the in-memory snapshot.
+
+In OpenAI's shape, or in Anthropic's paged shape when the request has `anthropic-version`
+(PROTOCOL §4.2).
+
+Under /api/v1 the list and the lookup also answer without a key (the public catalog, with
+`?modality=` and `?provider=` filters); a key, when sent, is checked and narrows the list.
+Ids contain "/"; SDKs send them percent-encoded and the server decodes them into the path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dataplane.auth import authenticate, extract_key, may_use
+from dataplane.billing import Caller
+from dataplane.errors import bad_request, model_not_found
+from dataplane.gateway import Gateway
+from dataplane.snapshot import ModelInfo
+from shared.money import format_usd
+
+JSON = "application/json"
+MAX_PAGE = 1000
+
+
+def model_object(model: ModelInfo) -> dict[str, Any]:
+    """The OpenAI Model object, plus Tollgate's public facts (prices per 1M tokens, in USD)."""
+    owner = model.slug.split("/", 1)[0] if "/" in model.slug else "tollgate"
+    prices = model.prices
+    return {
+        "id": model.slug,
+        "object": "model",
+        "created": model.created,
+        "owned_by": owner,
+        "modality": model.modality,
+        "context_length": model.context_length,
+        "max_output_tokens": model.max_output_tokens,
+        "pricing": {
+            "input_per_1m": format_usd(prices.input),
+            "cached_input_per_1m": format_usd(prices.cached),
+            "output_per_1m": format_usd(prices.output),
+        },
+    }
+
+
+async def _caller(request: Request, gateway: Gateway) -> Caller | None:
+    """The caller; None only for the public catalog under /api/v1 when no key was sent."""
+    if request.url.path.startswith("/api/") and extract_key(request.headers) is None:
+        return None
+    return await authenticate(request, gateway)
+
+
+def _visible(gateway: Gateway, caller: Caller | None) -> list[ModelInfo]:
+    models = [m for m in gateway.snapshot.models.values() if m.routes]
+    if caller is not None:
+        models = [m for m in models if may_use(caller, m.slug)]
+    return sorted(models, key=lambda m: m.slug)
+
+
+async def list_openai_models(request: Request) -> Response:
+    """GET /v1/models in OpenAI's shape."""
+    gateway: Gateway = request.state.gateway
+    models = _visible(gateway, await _caller(request, gateway))
+    modality = request.query_params.get("modality")
+    provider = request.query_params.get("provider")
+    if modality:
+        models = [m for m in models if m.modality == modality]
+    if provider:
+        models = [m for m in models if any(r.provider.name == provider for r in m.routes)]
+    body = {"object": "list", "data": [model_object(m) for m in models]}
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+async def get_openai_model(request: Request) -> Response:
+    """GET /v1/models/{model_id:path} in OpenAI's shape: 404 model_not_found for ids the caller cannot see."""
+    gateway: Gateway = request.state.gateway
+    caller = await _caller(request, gateway)
+    slug = request.path_params["model_id"]
+    model = gateway.snapshot.models.get(slug)
+    if model is None or not model.routes or (caller is not None and not may_use(caller, slug)):
+        raise model_not_found(slug)
+    return Response(orjson.dumps(model_object(model)), media_type=JSON)
+
+
+def _model_object(model: ModelInfo) -> dict[str, Any]:
+    created = dt.datetime.fromtimestamp(model.created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return {
+        "type": "model",
+        "id": model.slug,
+        "display_name": model.slug,
+        "created_at": created,
+        "max_input_tokens": model.context_length,
+        "max_tokens": model.max_output_tokens,
+    }
+
+
+def _page_size(request: Request) -> int:
+    value = request.query_params.get("limit", "20")
+    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+        raise bad_request("limit", f"limit: must be an integer from 1 to {MAX_PAGE}.")
+    return int(value)
+
+
+def _page(request: Request, slugs: list[str]) -> tuple[list[str], bool]:
+    """One page of `slugs` per `after_id` / `before_id` / `limit`, and whether more exist."""
+    limit = _page_size(request)
+    after, before = request.query_params.get("after_id"), request.query_params.get("before_id")
+    if before:
+        end = slugs.index(before) if before in slugs else len(slugs)
+        return slugs[max(end - limit, 0) : end], end - limit > 0
+    start = slugs.index(after) + 1 if after and after in slugs else 0
+    return slugs[start : start + limit], start + limit < len(slugs)
+
+
+async def list_models(request: Request) -> Response:
+    """GET /v1/models: Anthropic's paged shape when the request has `anthropic-version`, else OpenAI's."""
+    if "anthropic-version" not in request.headers:
+        return await list_openai_models(request)
+    gateway: Gateway = request.state.gateway
+    caller = await authenticate(request, gateway)
+    models = gateway.snapshot.models
+    slugs = sorted(s for s, m in models.items() if m.routes and may_use(caller, s))
+    page, more = _page(request, slugs)
+    body = {
+        "data": [_model_object(models[s]) for s in page],
+        "has_more": more,
+        "first_id": page[0] if page else None,
+        "last_id": page[-1] if page else None,
+    }
+    return Response(orjson.dumps(body), media_type=JSON)
+
+
+async def get_model(request: Request) -> Response:
+    """GET /v1/models/{id}: Anthropic's shape when the request has `anthropic-version`."""
+    if "anthropic-version" not in request.headers:
+        return await get_openai_model(request)
+    gateway: Gateway = request.state.gateway
+    caller = await authenticate(request, gateway)
+    slug = request.path_params["model_id"]
+    model = gateway.snapshot.models.get(slug)
+    if model is None or not model.routes or not may_use(caller, slug):
+        raise model_not_found(slug)
+    return Response(orjson.dumps(_model_object(model)), media_type=JSON)

@@ -1,0 +1,169 @@
+"""The request flow of every inference endpoint, written once (DESIGN §4).
+
+    authenticate → parse and bound the body → resolve the model → prepare (e.g. a stored
+    conversation) → rate limit and hold the worst case → route and fail over → relay → settle
+
+Each endpoint (dataplane/endpoints/) describes only what is its own: how to parse it, how each
+route's request is built (natively, or translated through OpenAI chat completions), and how the
+reply and the stream read back. A hold is always settled exactly once: by the stream relay when
+streaming, here otherwise, and here with a charge of 0 when no route answered.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+
+from dataplane.auth import authenticate, resolve_model
+from dataplane.billing import Outcome, Reservation
+from dataplane.bodies import read_json
+from dataplane.endpoints.base import Call, Endpoint
+from dataplane.errors import GatewayError
+from dataplane.failover import Attempt, Failures, open_upstream
+from dataplane.gateway import Gateway
+from dataplane.snapshot import RouteInfo
+from dataplane.stream_relay import ChatStream, StreamRelay
+from dataplane.tokens import reply_tokens
+from dataplane.upstreams.base import Upstream, openai_usage
+from shared.money import TokenUsage
+
+LOWERED_HEADER = "x-tollgate-max-tokens-lowered"
+JSON = "application/json"
+
+
+def billing_headers(r: Reservation) -> dict[str, str]:
+    """The header telling the client its output cap was lowered, if it was; a limited key's x-ratelimit-*."""
+    headers = {LOWERED_HEADER: str(r.output_cap)} if r.lowered else {}
+    if r.ticket is not None:
+        headers.update(r.ticket.headers())
+    return headers
+
+
+def settle_failed(gateway: Gateway, r: Reservation, exc: BaseException, failures: Failures) -> None:
+    """Settle a reservation whose upstream call failed (charge 0), recording why."""
+    route = failures.items[-1].route if failures.items else None
+    if isinstance(exc, GatewayError):
+        status, message = exc.status, exc.message
+    else:
+        status, message = 499, f"request ended before the upstream answered ({type(exc).__name__})"
+    gateway.billing.finish(r, Outcome(TokenUsage(), "error", status, route, "none", None, message))
+
+
+class Ways:
+    """Builds one call's upstream request for each route tried: natively, or through chat completions."""
+
+    def __init__(self, endpoint: Endpoint, call: Call, r: Reservation) -> None:
+        self.endpoint = endpoint
+        self.call = call
+        self.r = r
+        self._chat: dict[str, Any] | None = None
+
+    def native(self, adapter: Upstream) -> bool:
+        """Whether the adapter's kind serves this endpoint as it is."""
+        return self.endpoint.name in adapter.kind.native
+
+    def serves(self, adapter: Upstream) -> bool:
+        return self.native(adapter) or self.endpoint.translatable
+
+    def chat_body(self) -> dict[str, Any]:
+        """The chat completion body for translated routes (built once, on first use)."""
+        if self._chat is None:
+            self._chat = self.endpoint.chat_body(self.call, self.r)
+        return self._chat
+
+    def __call__(self, adapter: Upstream, route: RouteInfo) -> Any:
+        if self.native(adapter):
+            return self.endpoint.native_request(adapter, route, self.call, self.r)
+        request_id = self.r.caller.request_id
+        return adapter.chat_request(route, dict(self.chat_body()), request_id, self.r.output_cap)
+
+
+async def handle(endpoint: Endpoint, request: Request) -> Response | StreamRelay:
+    """Serve one request to `endpoint`, streaming or not."""
+    gateway: Gateway = request.state.gateway
+    request.scope["state"]["family"] = endpoint.family
+    caller = await authenticate(request, gateway)
+    raw, body = await read_json(request, gateway.settings.max_body_bytes)
+    call = endpoint.parse(raw, body, request.headers)
+    model = resolve_model(gateway, caller, call.model, endpoint.modality)
+    await endpoint.prepare(gateway, caller, call)
+    cap = gateway.billing.default_cap(model, call.requested_cap) if endpoint.bills_output else 0
+    r = await gateway.billing.reserve(
+        caller, model, call.prompt_bound, cap, call.n, endpoint.name, call.stream
+    )
+    ways = Ways(endpoint, call, r)
+    attempt = await _open(gateway, endpoint, ways, r, call.stream)
+    if call.stream:
+        return _stream(gateway, ways, attempt)
+    return await _reply(gateway, ways, attempt)
+
+
+async def _open(gateway: Gateway, endpoint: Endpoint, ways: Ways, r: Reservation, stream: bool) -> Attempt:
+    """The first route that answers; on failure the hold is settled at 0 and the error re-raised."""
+    failures = Failures()
+    try:
+        return await open_upstream(gateway, r.model, ways, not stream, failures)
+    except GatewayError as exc:
+        error = endpoint.failed(exc, failures)
+        settle_failed(gateway, r, error, failures)
+        if error is exc:
+            raise
+        raise error from exc
+    except BaseException as exc:
+        settle_failed(gateway, r, exc, failures)
+        raise
+
+
+def _stream(gateway: Gateway, ways: Ways, attempt: Attempt) -> StreamRelay:
+    endpoint, call, r = ways.endpoint, ways.call, ways.r
+    if ways.native(attempt.adapter):
+        dialect = endpoint.native_stream(call, r)
+    else:
+        encoder = endpoint.chat_encoder(call, r)
+        dialect = ChatStream(attempt.adapter.stream_decoder(), encoder, endpoint.counted_prompt(call))
+
+    async def after() -> None:
+        await endpoint.stream_finished(gateway, call, r, dialect)
+
+    return StreamRelay(gateway, attempt, r, dialect, billing_headers(r), after)
+
+
+def _translated(ways: Ways, attempt: Attempt) -> tuple[bytes, Outcome, dict[str, Any]]:
+    assert attempt.payload is not None
+    endpoint, call, r = ways.endpoint, ways.call, ways.r
+    completion = attempt.adapter.reply(attempt.payload)
+    usage = openai_usage(completion)
+    outcome = Outcome(usage or TokenUsage(), route=attempt.route)
+    if usage is None:
+        usage = TokenUsage(endpoint.counted_prompt(call), reply_tokens(completion))
+        outcome = Outcome(usage, route=attempt.route, usage_source="counted")
+    reply = endpoint.from_chat(call, r, completion, usage)
+    # A chat completion from an OpenAI-compatible upstream goes out byte for byte.
+    content = attempt.response.content if reply is attempt.payload else orjson.dumps(reply)
+    return content, outcome, reply
+
+
+def _native(ways: Ways, attempt: Attempt) -> tuple[bytes, Outcome, dict[str, Any]]:
+    assert attempt.payload is not None
+    endpoint, call = ways.endpoint, ways.call
+    native = endpoint.native_reply(call, attempt.payload, attempt.response.content)
+    if native.usage is not None:
+        return native.content, Outcome(native.usage, route=attempt.route), attempt.payload
+    counted = TokenUsage(endpoint.counted_prompt(call), native.counted_output)
+    return native.content, Outcome(counted, route=attempt.route, usage_source="counted"), attempt.payload
+
+
+async def _reply(gateway: Gateway, ways: Ways, attempt: Attempt) -> Response:
+    """A whole reply: translated or passed on, billed, then handed to the endpoint's `finished`."""
+    r = ways.r
+    try:
+        content, outcome, reply = (_native if ways.native(attempt.adapter) else _translated)(ways, attempt)
+    except GatewayError as exc:
+        settle_failed(gateway, r, exc, Failures())
+        raise
+    gateway.billing.finish(r, outcome)
+    await ways.endpoint.finished(gateway, ways.call, r, reply)
+    return Response(content, 200, headers=billing_headers(r), media_type=JSON)

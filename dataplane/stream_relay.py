@@ -1,0 +1,335 @@
+"""Relaying one upstream stream (SSE) to the client, metering it, and settling it exactly once.
+
+The relay owns the transport side, the same for every API: the response start, keep-alives
+while the upstream is silent, noticing a client that left, reading the upstream in events, and
+settlement in `finally` whatever ended the stream. What each event becomes for the client is
+the stream's *dialect* (dataplane/endpoints/base.py `StreamDialect`): a native dialect passes
+the upstream's events through and meters a parsed copy; `ChatStream` decodes the provider's
+events into chat chunks (dataplane/upstreams/) and encodes them for the client's API.
+
+Billing: the upstream's usage if it arrived (and covered the whole stream), otherwise the prompt
+estimate plus the output tokens estimated from what was actually delivered; a stream that failed
+before delivering anything is not charged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+import orjson
+from starlette.types import Receive, Scope, Send
+
+from dataplane.billing import Outcome, Reservation
+from dataplane.endpoints.base import ChunkEncoder, StreamDialect
+from dataplane.failover import Attempt, is_timeout
+from dataplane.gateway import Gateway
+from dataplane.tokens import estimate_tokens
+from dataplane.upstreams.base import StreamDecoder, openai_usage
+from shared.money import TokenUsage
+
+log = logging.getLogger("tollgate.dataplane.streaming")
+
+DONE = b"data: [DONE]\n\n"
+KEEPALIVE = b": keep-alive\n\n"
+SSE_HEADERS = [
+    (b"content-type", b"text/event-stream; charset=utf-8"),
+    (b"cache-control", b"no-cache"),
+    (b"x-accel-buffering", b"no"),
+]
+
+
+class Meter:
+    """What has happened on one stream so far."""
+
+    def __init__(self) -> None:
+        self.usage: TokenUsage | None = None
+        self.delivered_tokens = 0
+        self.finished = False  # the model said it finished (a finish reason, a stop event)
+        self.finish_reason: str | None = None
+        self.done = False  # the upstream's end-of-stream marker arrived
+        self.error: tuple[str, str] | None = None  # (code, message)
+        self.first_at: float | None = None
+
+    def delivered(self, tokens: int) -> None:
+        """Count output that went out (and when the first did)."""
+        if self.first_at is None:
+            self.first_at = time.monotonic()
+        self.delivered_tokens += tokens
+
+
+def delivered_tokens(choices: list[Any]) -> tuple[int, str | None]:
+    """Estimated tokens in the deltas (or legacy `text`) of one chunk, and a finish reason if any."""
+    tokens = 0
+    finish = None
+    for choice in choices:
+        if not isinstance(choice, dict):
+            continue
+        finish = choice.get("finish_reason") or finish
+        delta = choice.get("delta")
+        if not isinstance(delta, dict):
+            text = choice.get("text")
+            tokens += estimate_tokens(text) if isinstance(text, str) else 0
+            continue
+        for name in ("content", "reasoning_content", "refusal"):
+            piece = delta.get(name)
+            if isinstance(piece, str) and piece:
+                tokens += estimate_tokens(piece)
+        for call in delta.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                text = (function.get("name") or "") + (function.get("arguments") or "")
+                tokens += estimate_tokens(text) if text else 0
+    return tokens, finish
+
+
+def parse_event(data: bytes) -> dict[str, Any] | None:
+    """One upstream stream event's JSON object; None when it is not one (logged when not JSON)."""
+    try:
+        chunk = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        log.warning("dropping a stream event that is not JSON: %r", data[:200])
+        return None
+    return chunk if isinstance(chunk, dict) else None
+
+
+def event_error(chunk: dict[str, Any]) -> tuple[str, str] | None:
+    """The (code, message) of an error an upstream sent as a stream event, or None."""
+    if not chunk.get("error"):
+        return None
+    error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": str(chunk["error"])}
+    return (
+        str(error.get("code") or "upstream_error"),
+        str(error.get("message") or "The upstream provider failed mid-stream."),
+    )
+
+
+def event_data(event: bytes) -> bytes:
+    """The joined `data:` lines of one SSE event."""
+    return b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:"))
+
+
+class ChatStream:
+    """A stream read as chat chunks (from the provider's decoder) and written in the client's dialect."""
+
+    def __init__(self, decoder: StreamDecoder, encoder: ChunkEncoder, counted_prompt: int) -> None:
+        self.decoder = decoder
+        self.encoder = encoder
+        self.keepalive = encoder.keepalive
+        self.meter = Meter()
+        self.prompt = counted_prompt
+
+    def opening(self) -> bytes:
+        return self.encoder.opening()
+
+    def event(self, data: bytes, whole: bytes) -> bytes:
+        try:
+            payloads, ended = self.decoder.decode(data)
+        except orjson.JSONDecodeError:
+            log.warning("dropping a stream event that is not JSON: %r", data[:200])
+            return b""
+        self.meter.done = ended
+        return b"".join(self._chunk(payload) for payload in payloads)
+
+    def _chunk(self, data: bytes) -> bytes:
+        meter = self.meter
+        chunk = parse_event(data)
+        if chunk is None:
+            return b""
+        error = event_error(chunk)
+        if error is not None:
+            meter.error = error
+            return b""
+        usage = openai_usage(chunk)
+        if usage is not None:
+            meter.usage = usage
+        choices = chunk.get("choices")
+        if choices:
+            tokens, finish = delivered_tokens(choices)
+            meter.delivered(tokens)
+            if finish:
+                meter.finished, meter.finish_reason = True, finish
+        return self.encoder.chunk(data, chunk)
+
+    def closing(self) -> bytes:
+        return self.encoder.closing(self.meter.usage or self.counted_usage(), self.meter.finish_reason)
+
+    def failure(self, code: str, message: str) -> bytes:
+        return self.encoder.failure(code, message)
+
+    def counted_usage(self) -> TokenUsage:
+        return TokenUsage(self.prompt, self.meter.delivered_tokens)
+
+
+class StreamRelay:
+    """An ASGI response that relays one upstream stream through a dialect and settles it once."""
+
+    def __init__(
+        self,
+        gateway: Gateway,
+        attempt: Attempt,
+        reservation: Reservation,
+        dialect: StreamDialect,
+        headers: dict[str, str],
+        after: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.attempt = attempt
+        self.reservation = reservation
+        self.dialect = dialect
+        self.headers = SSE_HEADERS + [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        self.after = after
+        self.client_gone = False
+        self.ended = False  # the last body message is being sent
+        self.last_write = time.monotonic()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        main = asyncio.current_task()
+        assert main is not None
+        tasks: list[asyncio.Task] = []
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.headers})
+            tasks = [
+                asyncio.create_task(self._watch_disconnect(receive, main)),
+                asyncio.create_task(self._keepalive(send)),
+            ]
+            await self._pump(send)
+        except asyncio.CancelledError:
+            if not self.client_gone:
+                raise
+            main.uncancel()
+        finally:
+            for task in tasks:
+                task.cancel()
+            ok = self._settle()
+            await self.attempt.response.aclose()
+        if ok and self.after is not None:
+            await self.after()
+
+    async def _watch_disconnect(self, receive: Receive, main: asyncio.Task) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        # The server also reports a disconnect once the response is complete: not the client leaving.
+        if not self.ended:
+            self.client_gone = True
+            main.cancel()
+
+    async def _keepalive(self, send: Send) -> None:
+        interval = self.gateway.settings.keepalive_interval_s
+        while True:
+            await asyncio.sleep(max(interval - (time.monotonic() - self.last_write), 0.001))
+            if self.ended:
+                return
+            if time.monotonic() - self.last_write >= interval:
+                self.last_write = time.monotonic()
+                await send({"type": "http.response.body", "body": self.dialect.keepalive, "more_body": True})
+
+    async def _write(self, send: Send, data: bytes, more: bool = True) -> None:
+        self.last_write = time.monotonic()
+        self.ended = not more
+        await send({"type": "http.response.body", "body": data, "more_body": more})
+
+    async def _pump(self, send: Send) -> None:
+        meter = self.dialect.meter
+        opening = self.dialect.opening()
+        if opening:
+            await self._write(send, opening)
+        try:
+            await self._read(send, meter)
+        except httpx.HTTPError as exc:
+            timeout = is_timeout(exc)
+            meter.error = (
+                "upstream_timeout" if timeout else "upstream_error",
+                "The upstream provider timed out mid-stream."
+                if timeout
+                else "The upstream provider's connection was lost mid-stream.",
+            )
+        if meter.error is None and not (meter.done or meter.finished):
+            meter.error = ("upstream_error", "The upstream provider ended the stream early.")
+        if meter.error is not None:
+            self.gateway.health.failed(self.attempt.route.provider.id)  # TEMP
+            await self._write(send, self.dialect.failure(*meter.error), more=False)
+            return
+        await self._write(send, self.dialect.closing(), more=False)
+
+    async def _read(self, send: Send, meter: Meter) -> None:
+        buffer = b""
+        reported = False
+        async for chunk in self.attempt.response.aiter_bytes():
+            buffer += chunk
+            if b"\r" in buffer:
+                buffer = buffer.replace(b"\r\n", b"\n")
+            out, buffer = self._events(buffer, meter)
+            if out:
+                await self._write(send, out)
+            if not reported and meter.first_at is not None:
+                reported = True
+                self.gateway.health.first_token(self.attempt.route, meter.first_at - self.reservation.started)
+            if meter.done or meter.error:
+                break
+
+    def _events(self, buffer: bytes, meter: Meter) -> tuple[bytes, bytes]:
+        """Handle every complete event in `buffer`; returns (bytes to send, the incomplete rest)."""
+        out = []
+        while not (meter.done or meter.error):
+            end = buffer.find(b"\n\n")
+            if end < 0:
+                break
+            whole, buffer = buffer[: end + 2], buffer[end + 2 :]
+            data = event_data(whole[:-2])
+            piece = self.dialect.event(data, whole)
+            if piece:
+                out.append(piece)
+        return b"".join(out), buffer
+
+    def _settle(self) -> bool:
+        """Bill the stream; whether it ended well."""
+        meter = self.dialect.meter
+        r = self.reservation
+        ttft = int((meter.first_at - r.started) * 1000) if meter.first_at is not None else None
+        ok = meter.error is None and not self.client_gone
+        if meter.usage is not None and (ok or meter.done or meter.finished):
+            usage, source = meter.usage, "upstream"
+        elif meter.delivered_tokens:
+            usage, source = self.dialect.counted_usage(), "counted"
+        else:
+            usage, source = TokenUsage(), "none"
+        status = "ok" if ok else ("partial" if usage.completion_tokens else "error")
+        http_status = 499 if self.client_gone else 200
+        error = meter.error[1] if meter.error else ("client disconnected" if self.client_gone else "")
+        outcome = Outcome(usage, status, http_status, self.attempt.route, source, ttft, error)
+        self.gateway.billing.finish(r, outcome)
+        return ok
+
+
+class ChatEncoder:
+    """Chat chunks to an OpenAI chat client: byte for byte; the usage chunk only if it was asked for."""
+
+    keepalive = KEEPALIVE
+
+    def __init__(self, include_usage: bool) -> None:
+        self.include_usage = include_usage
+
+    def opening(self) -> bytes:
+        return b""
+
+    def chunk(self, data: bytes, chunk: dict[str, Any]) -> bytes:
+        if not chunk.get("choices") and not self.include_usage and chunk.get("usage") is not None:
+            return b""
+        return b"data: " + data + b"\n\n"
+
+    def closing(self, usage: TokenUsage, finish_reason: str | None) -> bytes:
+        return DONE
+
+    def failure(self, code: str, message: str) -> bytes:
+        return (
+            b"data: "
+            + orjson.dumps(
+                {"error": {"message": message, "type": "server_error", "param": None, "code": code}}
+            )
+            + b"\n\n"
+        )
