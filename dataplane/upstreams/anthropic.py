@@ -21,6 +21,8 @@ from dataplane.snapshot import RouteInfo
 from dataplane.upstreams.openai import HttpRequests
 from shared.provider_kinds import KINDS
 
+THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16_000}
+MIN_THINKING_BUDGET = 1024
 FINISH_REASONS = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -47,6 +49,22 @@ def _image(url: str) -> dict[str, Any]:
     return {"type": "image", "source": {"type": "url", "url": url}}
 
 
+def _pdf_data(part: dict[str, Any]) -> str | None:
+    """The base64 data of a `file` part carrying a PDF data URL, else None."""
+    file = part.get("file") if isinstance(part.get("file"), dict) else {}
+    data = file.get("file_data")
+    prefix = "data:application/pdf;base64,"
+    return data[len(prefix) :] if isinstance(data, str) and data.startswith(prefix) else None
+
+
+def _thinking(effort: Any, max_tokens: int) -> dict[str, Any] | None:
+    """Anthropic's extended thinking for an OpenAI `reasoning_effort` (it must leave room for a reply)."""
+    budget = THINKING_BUDGETS.get(str(effort))
+    if budget is None or max_tokens <= MIN_THINKING_BUDGET:
+        return None
+    return {"type": "enabled", "budget_tokens": max(MIN_THINKING_BUDGET, min(budget, max_tokens - 1))}
+
+
 def _user_blocks(content: Any, index: int) -> list[dict[str, Any]]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
@@ -54,9 +72,15 @@ def _user_blocks(content: Any, index: int) -> list[dict[str, Any]]:
     for part in content if isinstance(content, list) else []:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "text":
-            blocks.append({"type": "text", "text": part.get("text", "")})
+            block = {"type": "text", "text": part.get("text", "")}
+            if isinstance(part.get("cache_control"), dict):  # the prompt-caching extension some clients send
+                block["cache_control"] = part["cache_control"]
+            blocks.append(block)
         elif kind == "image_url":
             blocks.append(_image(str((part.get("image_url") or {}).get("url", ""))))
+        elif kind == "file" and _pdf_data(part) is not None:
+            source = {"type": "base64", "media_type": "application/pdf", "data": _pdf_data(part)}
+            blocks.append({"type": "document", "source": source})
         else:
             raise bad_request(
                 f"messages[{index}].content", f"content parts of type {kind!r} are not supported here."
@@ -149,11 +173,15 @@ def to_messages_body(body: dict[str, Any], model: str, output_cap: int) -> dict[
     stop = body.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if isinstance(body.get("temperature"), int | float):
+    thinking = _thinking(body.get("reasoning_effort"), out["max_tokens"])
+    if thinking is not None:
+        out["thinking"] = thinking  # which takes no temperature or top_p
+    elif isinstance(body.get("temperature"), int | float):
         out["temperature"] = min(float(body["temperature"]), 1.0)
-    for name in ("top_p", "stream"):
-        if body.get(name) is not None:
-            out[name] = body[name]
+    if body.get("top_p") is not None and thinking is None:
+        out["top_p"] = body["top_p"]
+    if body.get("stream") is not None:
+        out["stream"] = body["stream"]
     if body.get("tools"):
         out["tools"] = _tools(body["tools"])
     choice = _tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))

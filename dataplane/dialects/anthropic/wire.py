@@ -26,7 +26,10 @@ STOP_REASONS = {
     "function_call": "tool_use",
     "content_filter": "refusal",
 }
-ROLES = ("user", "assistant")
+# Claude Code sends `system` messages inside `messages` (a mid-conversation system prompt).
+ROLES = ("user", "assistant", "system")
+# Anthropic's extended thinking budget → OpenAI's reasoning effort (at or above each floor).
+EFFORTS = ((16_000, "high"), (4_000, "medium"), (1, "low"))
 DROPPED_ASSISTANT_BLOCKS = ("thinking", "redacted_thinking")
 
 
@@ -50,9 +53,8 @@ def _check_messages(messages: Any) -> None:
         raise bad_request("messages", "messages: must be a non-empty array of message objects.")
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or message.get("role") not in ROLES:
-            raise bad_request(
-                f"messages.{i}", f'messages.{i}: must be an object whose role is "user" or "assistant".'
-            )
+            roles = '"user", "assistant" or "system"'
+            raise bad_request(f"messages.{i}", f"messages.{i}: must be an object whose role is {roles}.")
         content = message.get("content")
         if isinstance(content, list):
             if all(isinstance(b, dict) and isinstance(b.get("type"), str) for b in content):
@@ -217,6 +219,8 @@ def to_chat_body(body: dict[str, Any], output_cap: int) -> dict[str, Any]:
     for i, message in enumerate(body["messages"]):
         if message["role"] == "assistant":
             messages.append(_assistant_message(message["content"], i))
+        elif message["role"] == "system":
+            messages.append({"role": "system", "content": block_text(message["content"])})
         else:
             messages.extend(_user_messages(message["content"], i))
     out: dict[str, Any] = {"model": body["model"], "messages": messages, "max_tokens": output_cap}
@@ -236,10 +240,23 @@ def to_chat_body(body: dict[str, Any], output_cap: int) -> dict[str, Any]:
             out["tool_choice"] = choice
         if serial:
             out["parallel_tool_calls"] = False
+    effort = reasoning_effort(body.get("thinking"))
+    if effort:
+        out["reasoning_effort"] = effort
     user = (body.get("metadata") or {}).get("user_id") if isinstance(body.get("metadata"), dict) else None
     if isinstance(user, str):
         out["user"] = user
     return out
+
+
+def reasoning_effort(thinking: Any) -> str | None:
+    """OpenAI's `reasoning_effort` for an Anthropic `thinking` config (None when thinking is off)."""
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return None
+    budget = thinking.get("budget_tokens")
+    if not _is_int(budget):
+        return "medium"
+    return next((effort for floor, effort in EFFORTS if budget >= floor), "low")
 
 
 def usage_from_anthropic(usage: Any) -> TokenUsage | None:
