@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from dataplane import pipeline, status
 from dataplane.dialects.anthropic import errors as anthropic_errors
-from dataplane.endpoints import REGISTRY, messages, models
+from dataplane.endpoints import REGISTRY, messages, models, responses
 from dataplane.endpoints.base import ANTHROPIC, Endpoint
 from dataplane.errors import GatewayError
 from dataplane.gateway import Gateway
@@ -56,6 +56,11 @@ def _routes() -> list[Route]:
         routes += [
             Route(f"{prefix}/models", models.list_models, methods=["GET"]),
             Route(f"{prefix}/models/{{model_id:path}}", models.get_model, methods=["GET"]),
+            Route(f"{prefix}/responses/{{response_id}}", responses.get_response, methods=["GET"]),
+            Route(f"{prefix}/responses/{{response_id}}", responses.delete_response, methods=["DELETE"]),
+            Route(
+                f"{prefix}/responses/{{response_id}}/input_items", responses.get_input_items, methods=["GET"]
+            ),
         ]
     for prefix in (*PREFIXES, "/v1/v1"):
         routes.append(Route(f"{prefix}/messages/count_tokens", messages.count_tokens, methods=["POST"]))

@@ -33,7 +33,6 @@ RETRYABLE_4XX = {401, 402, 403, 408, 409, 429}
 ERROR_BODY_LIMIT = 64 * 1024
 
 
-
 class MakeRequest(Protocol):
     """Builds the upstream request of one call for each route tried."""
 

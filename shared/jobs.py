@@ -17,7 +17,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from shared import billing
+from shared import billing, responses_store
 from shared.db import db, init_db, is_postgres
 from shared.heartbeat import record_heartbeat
 from shared.models import Hold, User
@@ -89,6 +89,14 @@ def reconcile_balances(settings: Settings) -> list[billing.Drift]:
     return drifts
 
 
+def purge_stored_responses(settings: Settings) -> int:
+    """Forget stored Responses API responses past their retention."""
+    removed = responses_store.purge_expired()
+    if removed:
+        log.info("purged %d expired stored responses", removed)
+    return removed
+
+
 def heartbeat(settings: Settings) -> dt.datetime:
     """Record that the worker is alive (naive UTC, ISO 8601) for /api/status and the console."""
     with db.connection_context():
@@ -100,6 +108,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("expire_stale_holds", expire_holds, every=30),
     JobSpec("reconcile_balances", reconcile_balances, every=300),
     JobSpec("scan_tron_deposits", scan_deposits, every=lambda s: s.tron_scan_interval_s),
+    JobSpec("purge_stored_responses", purge_stored_responses, every=600),
 )
 
 

@@ -211,6 +211,21 @@ class UsageRecord(BaseModel):
         indexes = ((("user", "created_at"), False),)
 
 
+class StoredResponse(BaseModel):
+    """A Responses API response the gateway delivered with `store`, kept for its owner until it expires."""
+
+    id = AutoField()
+    response_id = CharField(unique=True, max_length=64)
+    user = ForeignKeyField(User, backref="+", on_delete="CASCADE")
+    api_key = ForeignKeyField(ApiKey, null=True, backref="+", on_delete="SET NULL")
+    model = CharField(max_length=200)
+    previous_response_id = CharField(null=True, max_length=64)
+    input_items = TextField()  # JSON: this request's own input items
+    response = TextField()  # JSON: the response object as delivered
+    created_at = DateTimeField(default=utcnow)
+    expires_at = DateTimeField(index=True)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     KeyValue,
     Group,
@@ -222,4 +237,5 @@ ALL_MODELS: list[type[BaseModel]] = [
     Hold,
     LedgerEntry,
     UsageRecord,
+    StoredResponse,
 ]

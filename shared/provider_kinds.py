@@ -45,10 +45,19 @@ KINDS: dict[str, ProviderKind] = {
     for kind in (
         ProviderKind(
             "openai",
-            "OpenAI-compatible",
+            "OpenAI, or compatible with the Responses API",
             "/chat/completions",
             "bearer",
             frozenset({"chat", "embeddings", "responses", "completions"}),
+        ),
+        # Most OpenAI-compatible servers (vLLM, Ollama, DeepSeek, ...) have no /responses:
+        # Responses requests reach them translated onto chat completions.
+        ProviderKind(
+            "openai-chat",
+            "OpenAI-compatible, chat completions only",
+            "/chat/completions",
+            "bearer",
+            frozenset({"chat", "embeddings", "completions"}),
         ),
         ProviderKind(
             "anthropic",

@@ -99,6 +99,8 @@ class Settings:
     lease_ttl_s: float = 300.0
     lease_idle_release_s: float = 10.0
     settle_flush_interval_s: float = 0.02
+    # Responses API: how long a response delivered with `store` is kept (0: nothing is kept).
+    response_retention_days: int = 30
     # TRON deposits (the rest of their settings live in the database, edited by operators).
     tron_scan_interval_s: float = 30.0
     tron_node_timeout_s: float = 10.0
@@ -130,6 +132,7 @@ class Settings:
             default_max_output_tokens=_env_int("TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS", 4096),
             provider_cooldown_s=_env_float("TOLLGATE_PROVIDER_COOLDOWN_S", 30.0),
             lease_chunk_nano=_env_int("TOLLGATE_LEASE_CHUNK_NANO", 200_000_000),
+            response_retention_days=_env_int("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
             tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
             tron_node_timeout_s=_env_float("TOLLGATE_TRON_NODE_TIMEOUT_S", 10.0),
         )

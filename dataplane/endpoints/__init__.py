@@ -5,7 +5,13 @@ Adding an endpoint: write its module (an `Endpoint` subclass, see base.py) and a
 
 from __future__ import annotations
 
-from dataplane.endpoints import chat, embeddings, messages
+from dataplane.endpoints import chat, completions, embeddings, messages, responses
 from dataplane.endpoints.base import Endpoint
 
-REGISTRY: tuple[Endpoint, ...] = (chat.ENDPOINT, embeddings.ENDPOINT, messages.ENDPOINT)
+REGISTRY: tuple[Endpoint, ...] = (
+    chat.ENDPOINT,
+    embeddings.ENDPOINT,
+    messages.ENDPOINT,
+    responses.ENDPOINT,
+    completions.ENDPOINT,
+)

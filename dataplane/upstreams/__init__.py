@@ -8,14 +8,18 @@ from dataplane.upstreams.openai import OpenAIUpstream
 from shared.provider_kinds import KINDS
 from shared.settings import Settings
 
-ADAPTERS = (OpenAIUpstream, AnthropicUpstream)
+# The adapter class of each provider kind (kinds that differ only in what they serve share one).
+ADAPTERS: dict[str, type[OpenAIUpstream] | type[AnthropicUpstream]] = {
+    "openai": OpenAIUpstream,
+    "openai-chat": OpenAIUpstream,
+    "anthropic": AnthropicUpstream,
+}
 
 
 def make_adapters(settings: Settings) -> dict[str, Upstream]:
     """One adapter per provider kind, keyed by the kind's name; every shared kind has one."""
-    adapters: dict[str, Upstream] = {
-        cls.kind.name: cls(settings.upstream_connect_timeout_s) for cls in ADAPTERS
-    }
+    timeout = settings.upstream_connect_timeout_s
+    adapters: dict[str, Upstream] = {name: cls(KINDS[name], timeout) for name, cls in ADAPTERS.items()}
     missing = set(KINDS) - set(adapters)
     if missing:
         raise RuntimeError(f"provider kinds without an adapter: {', '.join(sorted(missing))}")

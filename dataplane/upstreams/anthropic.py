@@ -19,7 +19,7 @@ import orjson
 from dataplane.errors import bad_request
 from dataplane.snapshot import RouteInfo
 from dataplane.upstreams.openai import HttpRequests
-from shared.provider_kinds import KINDS
+from shared.provider_kinds import ProviderKind
 
 THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16_000}
 MIN_THINKING_BUDGET = 1024
@@ -335,9 +335,8 @@ class MessagesStream:
 class AnthropicUpstream:
     """Anthropic's Messages API, spoken to OpenAI chat clients (and natively to Messages clients)."""
 
-    kind = KINDS["anthropic"]
-
-    def __init__(self, connect_timeout_s: float) -> None:
+    def __init__(self, kind: ProviderKind, connect_timeout_s: float) -> None:
+        self.kind = kind
         self.http = HttpRequests(connect_timeout_s)
 
     def native_request(

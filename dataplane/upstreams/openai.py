@@ -9,7 +9,7 @@ import orjson
 
 from dataplane.snapshot import RouteInfo
 from dataplane.upstreams.base import StreamDecoder
-from shared.provider_kinds import KINDS
+from shared.provider_kinds import ProviderKind
 
 USER_AGENT = "tollgate/0.1"
 
@@ -69,9 +69,8 @@ class HttpRequests:
 class OpenAIUpstream:
     """An upstream that speaks the OpenAI API (OpenAI itself, vLLM, OpenRouter, ...)."""
 
-    kind = KINDS["openai"]
-
-    def __init__(self, connect_timeout_s: float) -> None:
+    def __init__(self, kind: ProviderKind, connect_timeout_s: float) -> None:
+        self.kind = kind
         self.http = HttpRequests(connect_timeout_s)
 
     def native_request(

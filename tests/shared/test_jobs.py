@@ -85,6 +85,7 @@ def test_the_scheduler_runs_every_registered_job(settings: Settings) -> None:
         "expire_stale_holds",
         "reconcile_balances",
         "scan_tron_deposits",
+        "purge_stored_responses",
         "scan_deposits",
     }
     assert scheduled["expire_stale_holds"].trigger.interval == dt.timedelta(seconds=30)

@@ -32,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support import native_apis
+
 
 class DroppedStream(Exception):
     """Raised inside a streaming body to make the server cut the connection."""
@@ -118,6 +120,8 @@ class FakeUpstream:
                 Route("/v1/chat/completions", self._chat, methods=["POST"]),
                 Route("/v1/embeddings", self._embeddings, methods=["POST"]),
                 Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/v1/responses", self._responses, methods=["POST"]),
+                Route("/v1/completions", self._completions, methods=["POST"]),
             ]
         )
 
@@ -192,6 +196,34 @@ class FakeUpstream:
                 yield f"event: error\ndata: {json.dumps(error)}\n\n".encode()
                 return
             yield f"event: {event}\ndata: {json.dumps(payload)}\n\n".encode()
+
+    async def _responses(self, request: Request) -> Response:
+        reply, body = await self._receive(request)
+        if reply.status >= 400:
+            return self._error(reply)
+        if not body.get("stream"):
+            return JSONResponse(native_apis.response_object(reply, body, native_apis.new_response_id()))
+        events = native_apis.sse(native_apis.response_events(reply, body))
+        return StreamingResponse(self._events(reply, events), media_type="text/event-stream")
+
+    async def _completions(self, request: Request) -> Response:
+        reply, body = await self._receive(request)
+        if reply.status >= 400:
+            return self._error(reply)
+        if not body.get("stream"):
+            return JSONResponse(native_apis.text_completion(reply, body))
+        events = [_sse(chunk) for chunk in native_apis.completion_chunks(reply, body)] + [b"data: [DONE]\n\n"]
+        return StreamingResponse(self._events(reply, events), media_type="text/event-stream")
+
+    async def _events(self, reply: Reply, events: list[bytes]) -> AsyncIterator[bytes]:
+        """Prepared SSE blocks, with the reply's stall and drop (counted in blocks)."""
+        await self._pause(reply.stall_before_s)
+        for i, event in enumerate(events):
+            if i == reply.stall_after:
+                await self._pause(reply.stall_s)
+            if i == reply.drop_after:
+                raise DroppedStream("cut by the test script")
+            yield event
 
     async def _embeddings(self, request: Request) -> Response:
         reply, body = await self._receive(request)
