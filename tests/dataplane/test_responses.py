@@ -30,16 +30,6 @@ WEATHER = {
 
 
 @pytest.fixture
-def gateway(
-    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable[..., ServerThread]
-) -> ServerThread:
-    url = upstream.url  # type: ignore[attr-defined]
-    catalog.add_provider("chatonly", url + "/v1", "k", stocked.settings.secret_key, kind="openai-chat")
-    stocked.model(TRANSLATED, "chatonly", upstream_model="up-chat-2")
-    return start_gateway()
-
-
-@pytest.fixture
 def bob(stocked: Shop) -> Customer:
     """A second customer (made before the gateway starts, like every test's data)."""
     return stocked.customer(1_000_000_000)
