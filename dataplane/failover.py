@@ -1,9 +1,10 @@
 """The attempt loop: try a model's routes in order until one answers.
 
 Before the first byte reaches the client, a connect error, a timeout, a 429, a 5xx, or a
-credential problem on the provider's side (401/402/403) moves on to the next route and counts
-against the provider's health. Other upstream 4xx answers are the client's problem and are
-returned with their status (422 becomes 400) in our error shape.
+credential problem on the provider's side (401/402/403) moves on to the next route and is counted
+by dataplane/health.py (against the route, or against the whole provider for connect and
+credential failures). Other upstream 4xx answers are the client's problem and are returned with
+their status (422 becomes 400) in our error shape.
 
 When every route failed: with one route tried, the client sees what happened to it (504 for a
 timeout, 502 otherwise, 503 when the provider rate-limited us); with several, or none left to
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,7 +60,7 @@ class Failure:
     """Why one route did not work."""
 
     route: RouteInfo
-    kind: str  # timeout | connect | status | invalid
+    kind: str  # connect (incl. connect timeouts) | timeout (reading) | status | invalid
     detail: str
     status: int = 0
     retry_after: int | None = None
@@ -67,6 +69,15 @@ class Failure:
 @dataclass
 class Failures:
     items: list[Failure] = field(default_factory=list)
+
+
+def failure_kind(exc: httpx.HTTPError) -> str:
+    """ "connect" when no connection could be made (refused, unreachable, connect timeout), else "timeout"
+    for a timeout while waiting for the answer, else "connect" (the connection broke)."""
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ConnectionTimeoutError) or isinstance(exc, httpx.ConnectTimeout):
+        return "connect"
+    return "timeout" if is_timeout(exc) else "connect"
 
 
 def is_timeout(exc: httpx.HTTPError) -> bool:
@@ -153,25 +164,40 @@ async def _send(gateway: Gateway, request: httpx.Request) -> httpx.Response:
 async def _try(
     gateway: Gateway, route: RouteInfo, adapter: Upstream, make: MakeRequest, read_body: bool
 ) -> Attempt | Failure:
+    """One attempt at one route; its outcome is counted in the route's health."""
+    started = time.monotonic()
+    result = await _attempt(gateway, route, adapter, make, read_body)
+    elapsed = time.monotonic() - started
+    if isinstance(result, Attempt):
+        gateway.health.succeeded(route, elapsed)
+    else:
+        gateway.health.failed(route, result.kind, result.status, elapsed)
+    return result
+
+
+async def _attempt(
+    gateway: Gateway, route: RouteInfo, adapter: Upstream, make: MakeRequest, read_body: bool
+) -> Attempt | Failure:
     try:
         response = await _send(gateway, make(adapter, route))
     except httpx.HTTPError as exc:
-        kind = "timeout" if is_timeout(exc) else "connect"
+        kind = failure_kind(exc)
         return Failure(route, kind, f"{'timed out' if kind == 'timeout' else 'connection failed'} ({exc!s})")
     status = response.status_code
     if status >= 400:
         raw = await _bounded(response)
         if status >= 500 or status in RETRYABLE_4XX:
             return Failure(route, "status", f"HTTP {status}", status, _retry_after(response))
-        gateway.health.succeeded(route.provider.id)
+        gateway.health.answered(route)
         raise client_error(response, raw)
     if not read_body:
         return Attempt(response, route, adapter)
     try:
         payload = await _read_json(response)
     except httpx.HTTPError as exc:
-        kind = "timeout" if is_timeout(exc) else "connect"
-        return Failure(route, kind, f"reading the reply failed ({exc!s})")
+        return Failure(
+            route, "timeout" if is_timeout(exc) else "stream", f"reading the reply failed ({exc!s})"
+        )
     finally:
         await response.aclose()
     if payload is None:
@@ -203,9 +229,7 @@ async def open_upstream(
             continue
         result = await _try(gateway, route, adapter, make, read_body)
         if isinstance(result, Attempt):
-            gateway.health.succeeded(route.provider.id)
             return result
         log.warning("route %s via %s failed: %s", model.slug, route.provider.name, result.detail)
-        gateway.health.failed(route.provider.id)
         failures.items.append(result)
     raise exhausted(model, failures.items)

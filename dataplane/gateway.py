@@ -2,7 +2,7 @@
 
 One long-lived httpx transport (aiohttp's connection pool unless a test injects another), a thread pool
 for every database call, the in-memory snapshot of models and routes, the key cache, the lease
-book, the settlement writer and provider health. Background tasks poll the config version about
+book, the settlement writer and route health. Background tasks poll the config version about
 once a second (reloading caches when it moves) and maintain leases.
 """
 
@@ -25,10 +25,10 @@ from peewee import DatabaseError, InterfaceError
 
 from dataplane.billing import Billing
 from dataplane.dbthreads import DBThreads
+from dataplane.health import Health
 from dataplane.keyring import Keyring
 from dataplane.leases import LeaseBook
 from dataplane.ratelimit import Limiter
-from dataplane.routing import ProviderHealth
 from dataplane.settlements import Settler
 from dataplane.snapshot import Snapshot, load_snapshot
 from dataplane.upstreams import make_adapters
@@ -90,7 +90,7 @@ class Gateway:
         self.settler = Settler(self.run_db, settings.settle_flush_interval_s)
         self.limiter = Limiter(settings)
         self.billing = Billing(settings, self.leases, self.keyring, self.settler, self.limiter)
-        self.health = ProviderHealth(settings.provider_failure_threshold, settings.provider_cooldown_s)
+        self.health = Health(settings.provider_failure_threshold, settings.provider_cooldown_s)
         self.adapters = make_adapters(settings)
         self.rng = random.Random()
         self.snapshot = Snapshot(0, {}, ())

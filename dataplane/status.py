@@ -34,7 +34,7 @@ async def status(request: Request) -> Response:
     checked_ago = time.monotonic() - gateway.db_checked_at
     reachable = gateway.db_reachable and checked_ago <= max(5 * settings.config_poll_interval_s, 5.0)
     providers = gateway.snapshot.providers
-    cooling = gateway.health.cooling()
+    cooling = gateway.health.cooling_providers()
     body = {
         "status": "ok" if reachable else "degraded",
         "version": VERSION,
@@ -46,6 +46,7 @@ async def status(request: Request) -> Response:
             "total": len(providers),
             "available": sum(1 for p in providers if p.id not in cooling),
             "cooling_down": sorted(p.name for p in providers if p.id in cooling),
+            "routes_cooling_down": len(gateway.health.cooling_routes()),
         },
         # The worker expires dead requests' holds and credits deposits; serving goes on without it.
         "worker": worker_status(gateway.worker_beat, utcnow()),

@@ -251,7 +251,7 @@ class StreamRelay:
         if meter.error is None and not (meter.done or meter.finished):
             meter.error = ("upstream_error", "The upstream provider ended the stream early.")
         if meter.error is not None:
-            self.gateway.health.failed(self.attempt.route.provider.id)  # TEMP
+            self.gateway.health.failed(self.attempt.route, "stream")
             await self._write(send, self.dialect.failure(*meter.error), more=False)
             return
         await self._write(send, self.dialect.closing(), more=False)

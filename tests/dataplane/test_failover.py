@@ -122,7 +122,7 @@ def test_the_providers_own_credential_errors_never_reach_the_client_as_such(
     assert (record.status, record.charge, record.http_status) == ("error", 0, 502)
 
 
-def test_a_failing_provider_is_skipped_during_its_cooldown(
+def test_a_failing_route_is_skipped_during_its_cooldown(
     two_providers: Shop, upstream: FakeUpstream, upstream_b: FakeUpstream, start_gateway: Callable
 ) -> None:
     customer = two_providers.customer(1_000_000_000)
@@ -133,13 +133,14 @@ def test_a_failing_provider_is_skipped_during_its_cooldown(
     for _ in range(5):
         client.chat.completions.create(model=CHAT_MODEL, messages=HELLO)
 
-    assert len(upstream.requests) == 2  # two failures, then alpha cools down
+    assert len(upstream.requests) == 2  # two failures, then the route via alpha cools down
     assert len(upstream_b.requests) == 5
     status = httpx.get(f"{gateway.url}/api/status").json()
-    assert status["providers"]["cooling_down"] == ["alpha"]
+    # A model's 500s cool its route, not the provider (its other models keep serving).
+    assert (status["providers"]["cooling_down"], status["providers"]["routes_cooling_down"]) == ([], 1)
 
 
-def test_503_at_once_when_every_provider_is_cooling_down(
+def test_when_every_route_is_cooling_the_one_ready_first_is_tried(
     two_providers: Shop, upstream: FakeUpstream, upstream_b: FakeUpstream, start_gateway: Callable
 ) -> None:
     customer = two_providers.customer(1_000_000_000)
@@ -147,15 +148,16 @@ def test_503_at_once_when_every_provider_is_cooling_down(
     upstream.default = Reply(status=500)
     upstream_b.default = Reply(status=500)
     client = customer.client(gateway.url)
-
     with pytest.raises(openai.InternalServerError):
         client.chat.completions.create(model=CHAT_MODEL, messages=HELLO)
-    with pytest.raises(openai.InternalServerError) as caught:
-        client.chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+    assert (len(upstream.requests), len(upstream_b.requests)) == (1, 1)  # both cooling now
+    upstream.default = Reply(text="alpha is back")
 
-    assert caught.value.status_code == 503
-    assert "No provider is available" in caught.value.message
-    assert (len(upstream.requests), len(upstream_b.requests)) == (1, 1)
+    reply = client.chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+
+    # Not a 503 untried: alpha's cool-down started first, so it ends first and alpha is tried.
+    assert reply.choices[0].message.content == "alpha is back"
+    assert (len(upstream.requests), len(upstream_b.requests)) == (2, 1)
 
 
 def test_routes_in_one_tier_share_traffic_by_weight(

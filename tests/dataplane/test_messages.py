@@ -276,7 +276,7 @@ def test_errors_have_anthropic_shape_and_sdk_classes(
 
     with pytest.raises(anthropic.BadRequestError) as caught_400:
         client.messages.create(
-            model=CHAT_MODEL, max_tokens=10, messages=[{"role": "system", "content": "no such role"}]
+            model=CHAT_MODEL, max_tokens=10, messages=[{"role": "robot", "content": "no such role"}]
         )
     assert caught_400.value.body["error"]["type"] == "invalid_request_error"
     assert "messages.0" in caught_400.value.message

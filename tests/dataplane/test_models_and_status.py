@@ -57,7 +57,7 @@ def test_status_is_public_and_reports_health(gateway: ServerThread) -> None:
     body = response.json()
     assert response.status_code == 200
     assert body["status"] == "ok" and body["database"]["reachable"] is True
-    assert body["providers"] == {"total": 1, "available": 1, "cooling_down": []}
+    assert body["providers"] == {"total": 1, "available": 1, "cooling_down": [], "routes_cooling_down": 0}
     assert body["version"] and body["uptime_s"] >= 0
     assert response.headers["x-request-id"].startswith("req_")
 
