@@ -1,4 +1,4 @@
-"""Legacy `/v1/completions` with the official `openai` SDK: native on an OpenAI route, translated on Anthropic."""
+"""Legacy `/v1/completions` with the `openai` SDK: native on an OpenAI route, translated on Anthropic."""
 
 from __future__ import annotations
 

@@ -264,9 +264,6 @@ def test_bad_input_is_a_400_naming_the_param_and_costs_nothing(
         with pytest.raises(openai.BadRequestError) as caught:
             client.responses.create(model=TRANSLATED, **extra)  # type: ignore[call-overload]
         assert caught.value.body["param"] == param  # type: ignore[index]
-    with pytest.raises(openai.BadRequestError) as caught:
-        client.responses.create(model=TRANSLATED, input="hi", tools=[{"type": "web_search"}])  # type: ignore[list-item]
-    assert caught.value.body["param"] == "tools[0]"  # type: ignore[index]
     assert upstream.requests == []
     assert charges(alice.user_id) == []
 
@@ -286,3 +283,30 @@ def test_a_stream_cut_by_the_upstream_is_billed_for_what_was_delivered(
     assert (record.status, record.usage_source) == ("partial", "counted")
     assert 0 < record.completion_tokens < 50
     assert charges(alice.user_id) == [record.charge]
+
+
+def test_codex_tools_on_a_translated_route(client: openai.OpenAI, upstream: FakeUpstream) -> None:
+    """Hosted tools are left out; namespaced functions are flattened and their calls named back."""
+    agents = {
+        "type": "namespace",
+        "name": "multi_agent_v1",
+        "description": "sub-agents",
+        "tools": [
+            {"type": "function", "name": "spawn_agent", "parameters": {"type": "object", "properties": {}}}
+        ],
+    }
+    upstream.script(
+        Reply(tool_calls=[{"id": "call_9", "name": "multi_agent_v1__spawn_agent", "arguments": "{}"}])
+    )
+
+    with client.responses.stream(
+        model=TRANSLATED,
+        input="delegate",
+        tools=[WEATHER, agents, {"type": "web_search"}],  # type: ignore[list-item]
+    ) as stream:
+        final = stream.get_final_response()
+
+    sent = [t["function"]["name"] for t in upstream.requests[-1].body["tools"]]
+    assert sent == ["get_weather", "multi_agent_v1__spawn_agent"]
+    [call] = final.output
+    assert (call.name, call.namespace, call.call_id) == ("spawn_agent", "multi_agent_v1", "call_9")  # type: ignore[union-attr]

@@ -240,7 +240,7 @@ def to_chat_body(body: dict[str, Any], output_cap: int) -> dict[str, Any]:
             out["tool_choice"] = choice
         if serial:
             out["parallel_tool_calls"] = False
-    effort = reasoning_effort(body.get("thinking"))
+    effort = reasoning_effort(body.get("thinking"), body.get("output_config"))
     if effort:
         out["reasoning_effort"] = effort
     user = (body.get("metadata") or {}).get("user_id") if isinstance(body.get("metadata"), dict) else None
@@ -249,10 +249,16 @@ def to_chat_body(body: dict[str, Any], output_cap: int) -> dict[str, Any]:
     return out
 
 
-def reasoning_effort(thinking: Any) -> str | None:
-    """OpenAI's `reasoning_effort` for an Anthropic `thinking` config (None when thinking is off)."""
+def reasoning_effort(thinking: Any, output_config: Any = None) -> str | None:
+    """OpenAI's `reasoning_effort` for an Anthropic `thinking` config (None when thinking is off).
+
+    An explicit `output_config.effort` (Claude Code sends one with adaptive thinking) wins.
+    """
     if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
         return None
+    effort = output_config.get("effort") if isinstance(output_config, dict) else None
+    if effort in ("low", "medium", "high"):
+        return effort
     budget = thinking.get("budget_tokens")
     if not _is_int(budget):
         return "medium"

@@ -22,6 +22,7 @@ from dataplane.dialects.responses.wire import (
     new_id,
     reasoning_item,
     response_object,
+    tool_names,
     usage_from_responses,
 )
 from dataplane.tokens import estimate_tokens
@@ -40,12 +41,21 @@ TERMINAL_EVENTS = ("response.completed", "response.incomplete")
 class _Item:
     """One output item being streamed."""
 
-    def __init__(self, kind: str, index: int, item_id: str, call_id: str = "", name: str = "") -> None:
+    def __init__(
+        self,
+        kind: str,
+        index: int,
+        item_id: str,
+        call_id: str = "",
+        name: str = "",
+        names: dict | None = None,
+    ) -> None:
         self.kind = kind  # message | reasoning | function_call
         self.index = index
         self.id = item_id
         self.call_id = call_id
-        self.name = name
+        self.name = name  # for a function call: the chat tool name
+        self.names = names  # chat tool name → (namespace, name)
         self.text = ""
 
     def final(self) -> dict[str, Any]:
@@ -53,7 +63,7 @@ class _Item:
             return message_item(self.id, self.text)
         if self.kind == "reasoning":
             return reasoning_item(self.id, self.text)
-        return function_call_item(self.id, self.call_id, self.name, self.text)
+        return function_call_item(self.id, self.call_id, self.name, self.text, names=self.names)
 
 
 class ResponsesEncoder:
@@ -69,6 +79,7 @@ class ResponsesEncoder:
         self.open: _Item | None = None
         self.tools: dict[int, _Item] = {}  # chat tool call index → its item
         self.response: dict[str, Any] | None = None  # the final response, once finished
+        self.names = tool_names(req.body.get("tools"))
 
     def _event(self, kind: str, **fields: Any) -> bytes:
         payload = {"type": kind, "sequence_number": self.sequence, **fields}
@@ -131,7 +142,7 @@ class ResponsesEncoder:
                 + self._event("response.output_item.added", output_index=item.index, item=added)
                 + self._event("response.reasoning_summary_part.added", **where, summary_index=0, part=part)
             )
-        added = function_call_item(item.id, item.call_id, item.name, "", "in_progress")
+        added = function_call_item(item.id, item.call_id, item.name, "", "in_progress", item.names)
         return out + self._event("response.output_item.added", output_index=item.index, item=added)
 
     def _text(self, kind: str, piece: str) -> bytes:
@@ -157,9 +168,8 @@ class ResponsesEncoder:
         item = self.tools.get(number)
         if item is None:
             call_id = str(call.get("id") or new_id("call"))
-            item = _Item(
-                "function_call", len(self.items), new_id("fc"), call_id, str(function.get("name") or "")
-            )
+            name = str(function.get("name") or "")
+            item = _Item("function_call", len(self.items), new_id("fc"), call_id, name, self.names)
             self.tools[number] = item
             out = self._open(item)
         arguments = function.get("arguments")

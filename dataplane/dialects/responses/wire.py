@@ -21,6 +21,7 @@ from shared.money import TokenUsage
 MAX_OUTPUT_TOKENS = 10_000_000
 ROLES = ("user", "assistant", "system", "developer")
 TEXT_PARTS = ("input_text", "output_text", "text", "refusal", "summary_text")
+NAMESPACE_JOIN = "__"
 ITEM_TYPES = ("message", "function_call", "function_call_output", "reasoning", "item_reference")
 FORMATS = ("text", "json_schema", "json_object")
 
@@ -211,7 +212,10 @@ def _messages(items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
             call = {
                 "id": item["call_id"],
                 "type": "function",
-                "function": {"name": item.get("name"), "arguments": item.get("arguments") or "{}"},
+                "function": {
+                    "name": chat_name(item.get("name"), item.get("namespace")),
+                    "arguments": item.get("arguments") or "{}",
+                },
             }
             last = out[-1] if out else None
             if last is None or last["role"] != "assistant":
@@ -225,28 +229,68 @@ def _messages(items: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
     return out
 
 
+def _function(tool: dict[str, Any], name: str) -> dict[str, Any]:
+    function = {
+        "name": name,
+        "description": tool.get("description") or "",
+        "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
+    }
+    if tool.get("strict") is not None:
+        function["strict"] = tool["strict"]
+    return {"type": "function", "function": function}
+
+
+def chat_name(name: Any, namespace: Any = None) -> str:
+    """The chat tool name of a (namespaced) Responses function: `<namespace>__<name>` inside a namespace."""
+    return f"{namespace}{NAMESPACE_JOIN}{name}" if namespace else str(name)
+
+
+def tool_names(tools: Any) -> dict[str, tuple[str | None, str]]:
+    """Chat tool name → (namespace, name) for every function tool a request declares."""
+    names: dict[str, tuple[str | None, str]] = {}
+    for tool in tools if isinstance(tools, list) else ():
+        if not isinstance(tool, dict):
+            continue
+        if tool.get("type") == "function":
+            names[str(tool.get("name"))] = (None, str(tool.get("name")))
+        elif tool.get("type") == "namespace":
+            for inner in tool.get("tools") or ():
+                if isinstance(inner, dict) and inner.get("type") == "function":
+                    names[chat_name(inner.get("name"), tool.get("name"))] = (
+                        tool.get("name"),
+                        str(inner.get("name")),
+                    )
+    return names
+
+
 def _tools(tools: list[Any]) -> list[dict[str, Any]]:
+    """Chat tools for the request's function tools (namespaced ones flattened).
+
+    Hosted tools (web search, file search, code interpreter, ...) run on OpenAI's platform only;
+    another provider cannot run them, so they are left out rather than failing the whole request
+    (Codex always declares web_search, for instance).
+    """
     out = []
     for i, tool in enumerate(tools):
-        if not isinstance(tool, dict) or tool.get("type") != "function":
-            kind = tool.get("type") if isinstance(tool, dict) else None
-            raise bad_request(
-                f"tools[{i}]", f"`tools[{i}]`: this model takes only function tools, not {kind!r}."
-            )
-        function = {
-            "name": tool.get("name"),
-            "description": tool.get("description") or "",
-            "parameters": tool.get("parameters") or {"type": "object", "properties": {}},
-        }
-        if tool.get("strict") is not None:
-            function["strict"] = tool["strict"]
-        out.append({"type": "function", "function": function})
+        if not isinstance(tool, dict) or not isinstance(tool.get("type"), str):
+            raise bad_request(f"tools[{i}]", f"`tools[{i}]` must be a tool object with a `type`.")
+        if tool["type"] == "function":
+            out.append(_function(tool, str(tool.get("name"))))
+        elif tool["type"] == "namespace":
+            out += [
+                _function(inner, chat_name(inner.get("name"), tool.get("name")))
+                for inner in tool.get("tools") or ()
+                if isinstance(inner, dict) and inner.get("type") == "function"
+            ]
     return out
 
 
 def _tool_choice(choice: Any) -> Any:
     if isinstance(choice, dict) and choice.get("type") == "function":
-        return {"type": "function", "function": {"name": choice.get("name")}}
+        return {
+            "type": "function",
+            "function": {"name": chat_name(choice.get("name"), choice.get("namespace"))},
+        }
     return choice if choice in ("auto", "none", "required") else None
 
 
@@ -269,8 +313,9 @@ def to_chat_body(req: ResponsesRequest, history: list[dict[str, Any]], output_ca
     messages += _messages([i for i in history if i.get("type") != "reasoning"], "previous_response_id")
     messages += _messages(input_items(req), "input")
     out: dict[str, Any] = {"model": req.model, "messages": messages, "max_completion_tokens": output_cap}
-    if body.get("tools"):
-        out["tools"] = _tools(body["tools"])
+    tools = _tools(body.get("tools") or [])
+    if tools:
+        out["tools"] = tools
         choice = _tool_choice(body.get("tool_choice"))
         if choice is not None:
             out["tool_choice"] = choice
@@ -343,10 +388,16 @@ def message_item(item_id: str, text: str, status: str = "completed") -> dict[str
 
 
 def function_call_item(
-    item_id: str, call_id: str, name: str, arguments: str, status: str = "completed"
+    item_id: str,
+    call_id: str,
+    name: str,
+    arguments: str,
+    status: str = "completed",
+    names: dict[str, tuple[str | None, str]] | None = None,
 ) -> dict[str, Any]:
-    """A function_call output item."""
-    return {
+    """A function_call output item (`name` is the chat tool name, split back into namespace and name)."""
+    namespace, name = (names or {}).get(name, (None, name))
+    item = {
         "type": "function_call",
         "id": item_id,
         "call_id": call_id,
@@ -354,6 +405,9 @@ def function_call_item(
         "arguments": arguments,
         "status": status,
     }
+    if namespace:
+        item["namespace"] = namespace
+    return item
 
 
 def reasoning_item(item_id: str, text: str) -> dict[str, Any]:
@@ -404,7 +458,7 @@ def response_object(
     }
 
 
-def _output(message: dict[str, Any]) -> list[dict[str, Any]]:
+def _output(message: dict[str, Any], names: dict[str, tuple[str | None, str]]) -> list[dict[str, Any]]:
     out = []
     if isinstance(message.get("reasoning_content"), str) and message["reasoning_content"]:
         out.append(reasoning_item(new_id("rs"), message["reasoning_content"]))
@@ -420,6 +474,7 @@ def _output(message: dict[str, Any]) -> list[dict[str, Any]]:
                     str(call.get("id") or new_id("call")),
                     str(function.get("name") or ""),
                     str(function.get("arguments") or ""),
+                    names=names,
                 )
             )
     return out
@@ -438,4 +493,5 @@ def to_response(
     choice = choices[0] if isinstance(choices[0], dict) else {}
     message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
     status = "incomplete" if choice.get("finish_reason") == "length" else "completed"
-    return response_object(rid, model, req, created_at, _output(message), status, usage)
+    output = _output(message, tool_names(req.body.get("tools")))
+    return response_object(rid, model, req, created_at, output, status, usage)
