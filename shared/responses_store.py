@@ -29,7 +29,12 @@ def save_response(
     previous_response_id: str | None,
     retention_s: int,
 ) -> None:
-    """Keep `response` for `retention_s` seconds; saving the same id again changes nothing."""
+    """Keep `response` for `retention_s` seconds (0 or less: nothing is kept).
+
+    Saving an id that is already kept changes nothing.
+    """
+    if retention_s <= 0:
+        return
     now = utcnow()
     try:
         with db.connection_context(), write_transaction():
@@ -78,7 +83,8 @@ def conversation(user_id: int, response_id: str, max_depth: int = MAX_CHAIN) -> 
     """Every item up to and including that response, oldest first: each response's input, then its output.
 
     None when the response is unknown, expired or another user's. The walk back stops at a link that
-    is gone (expired or deleted) or after `max_depth` responses.
+    is gone (expired or deleted) or after `max_depth` responses, so the result is then the newest
+    `max_depth` turns.
     """
     chain: list[StoredResponse] = []
     with db.connection_context():

@@ -46,6 +46,14 @@ def _env_int(name: str, default: int) -> int:
         raise SystemExit(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_count(name: str, default: int) -> int:
+    """An integer that may be 0 but not negative."""
+    value = _env_int(name, default)
+    if value < 0:
+        raise SystemExit(f"{name} must be 0 or more, got {value}")
+    return value
+
+
 def _env_float(name: str, default: float) -> float:
     raw = _env(name, str(default))
     try:
@@ -99,7 +107,8 @@ class Settings:
     lease_ttl_s: float = 300.0
     lease_idle_release_s: float = 10.0
     settle_flush_interval_s: float = 0.02
-    # Responses API: how long a response delivered with `store` is kept (0: nothing is kept).
+    # Responses API: days a response delivered with `store` is kept; 0 keeps nothing (as if every
+    # request said `store: false`). TOLLGATE_RESPONSE_RETENTION_DAYS below 0 stops start-up.
     response_retention_days: int = 30
     # TRON deposits (the rest of their settings live in the database, edited by operators).
     tron_scan_interval_s: float = 30.0
@@ -132,7 +141,7 @@ class Settings:
             default_max_output_tokens=_env_int("TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS", 4096),
             provider_cooldown_s=_env_float("TOLLGATE_PROVIDER_COOLDOWN_S", 30.0),
             lease_chunk_nano=_env_int("TOLLGATE_LEASE_CHUNK_NANO", 200_000_000),
-            response_retention_days=_env_int("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
+            response_retention_days=_env_count("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
             tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
             tron_node_timeout_s=_env_float("TOLLGATE_TRON_NODE_TIMEOUT_S", 10.0),
         )

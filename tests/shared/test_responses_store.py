@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
-from shared import accounts, jobs, responses_store
+import pytest
+
+from shared import accounts, jobs, migrations, responses_store
+from shared.db import db
 from shared.models import StoredResponse, User, utcnow
 from shared.settings import Settings
 
@@ -44,6 +48,11 @@ def _save(
     )
 
 
+def _texts(items: list[dict] | None) -> list[str]:
+    assert items is not None
+    return [item["content"][0]["text"] for item in items]
+
+
 def test_a_saved_response_comes_back_to_its_owner_only(settings: Settings) -> None:
     alice, bob = _user("alice@example.com"), _user("bob@example.com")
     _save(alice, "resp_1", "hi", "hello")
@@ -71,19 +80,33 @@ def test_a_conversation_is_every_turn_oldest_first(settings: Settings) -> None:
     _save(alice, "resp_2", "two", "dos", previous="resp_1")
     _save(alice, "resp_3", "three", "tres", previous="resp_2")
 
-    items = responses_store.conversation(alice.id, "resp_3")
+    whole = responses_store.conversation(alice.id, "resp_3")
 
-    assert items is not None
-    texts = [item["content"][0]["text"] for item in items]
-    assert texts == ["one", "uno", "two", "dos", "three", "tres"]
-    assert [
-        i["text"] for i in (x["content"][0] for x in responses_store.conversation(alice.id, "resp_2") or [])
-    ] == [
-        "one",
-        "uno",
-        "two",
-        "dos",
-    ]
+    assert _texts(whole) == ["one", "uno", "two", "dos", "three", "tres"]
+    assert _texts(responses_store.conversation(alice.id, "resp_2")) == ["one", "uno", "two", "dos"]
+    assert responses_store.input_items(alice.id, "resp_3") == _ask("three")
+
+
+def test_a_long_conversation_is_cut_to_its_newest_turns(settings: Settings) -> None:
+    alice = _user("alice@example.com")
+    previous = None
+    for n in range(1, 6):
+        _save(alice, f"resp_{n}", f"q{n}", f"a{n}", previous=previous)
+        previous = f"resp_{n}"
+
+    assert _texts(responses_store.conversation(alice.id, "resp_5", max_depth=2)) == ["q4", "a4", "q5", "a5"]
+    assert len(responses_store.conversation(alice.id, "resp_5") or []) == 10
+
+
+def test_a_deleted_link_ends_the_conversation_there(settings: Settings) -> None:
+    alice = _user("alice@example.com")
+    _save(alice, "resp_1", "one", "uno")
+    _save(alice, "resp_2", "two", "dos", previous="resp_1")
+    _save(alice, "resp_3", "three", "tres", previous="resp_2")
+    responses_store.delete_response(alice.id, "resp_2")
+
+    assert _texts(responses_store.conversation(alice.id, "resp_3")) == ["three", "tres"]
+    assert responses_store.conversation(alice.id, "resp_2") is None
 
 
 def test_expired_responses_are_gone_and_purged(settings: Settings) -> None:
@@ -98,6 +121,31 @@ def test_expired_responses_are_gone_and_purged(settings: Settings) -> None:
     assert responses_store.conversation(alice.id, "resp_old") is None
     assert jobs.purge_stored_responses(settings) == 1
     assert [r.response_id for r in StoredResponse.select()] == ["resp_new"]
+    assert responses_store.purge_expired(utcnow() + dt.timedelta(seconds=DAY - 60)) == 0
+    assert responses_store.purge_expired(utcnow() + dt.timedelta(seconds=DAY)) == 1
+    assert StoredResponse.select().count() == 0
+
+
+def test_a_retention_of_zero_keeps_nothing(settings: Settings) -> None:
+    alice = _user("alice@example.com")
+    _save(alice, "resp_1", "hi", "hello", ttl=0)
+
+    assert responses_store.load_response(alice.id, "resp_1") is None
+    assert StoredResponse.select().count() == 0
+
+
+def test_the_retention_comes_from_the_environment_and_refuses_negatives(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TOLLGATE_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("TOLLGATE_SECRET_KEY", "s")
+    monkeypatch.delenv("TOLLGATE_RESPONSE_RETENTION_DAYS", raising=False)
+    assert Settings.from_env().response_retention_days == 30
+    monkeypatch.setenv("TOLLGATE_RESPONSE_RETENTION_DAYS", "0")
+    assert Settings.from_env().response_retention_days == 0
+    monkeypatch.setenv("TOLLGATE_RESPONSE_RETENTION_DAYS", "-1")
+    with pytest.raises(SystemExit, match="TOLLGATE_RESPONSE_RETENTION_DAYS must be 0 or more"):
+        Settings.from_env()
 
 
 def test_a_deleted_response_is_gone(settings: Settings) -> None:
@@ -107,3 +155,16 @@ def test_a_deleted_response_is_gone(settings: Settings) -> None:
     assert responses_store.delete_response(alice.id, "resp_1") is True
     assert responses_store.load_response(alice.id, "resp_1") is None
     assert responses_store.delete_response(alice.id, "resp_1") is False
+
+
+def test_the_migration_rolls_back_and_applies_again(settings: Settings) -> None:
+    alice = _user("alice@example.com")
+    try:
+        assert "0005_stored_responses" in migrations.runner().down("0005_stored_responses")
+        assert "stored_response" not in db.obj.get_tables()
+        assert "users" in db.obj.get_tables()
+    finally:
+        migrations.upgrade()
+    assert migrations.pending() == []
+    _save(alice, "resp_1", "hi", "hello")
+    assert responses_store.load_response(alice.id, "resp_1") == _response("resp_1", "hello")
