@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dataplane import pipeline, status
+from dataplane import health_report, pipeline, status
 from dataplane.dialects.anthropic import errors as anthropic_errors
 from dataplane.endpoints import REGISTRY, messages, models, responses
 from dataplane.endpoints.base import ANTHROPIC, Endpoint
@@ -47,7 +47,11 @@ def _endpoint_route(path: str, endpoint: Endpoint) -> Route:
 
 
 def _routes() -> list[Route]:
-    routes = [Route("/api/status", status.status, methods=["GET"])]
+    routes = [
+        Route("/api/status", status.status, methods=["GET"]),
+        Route("/v1/health/providers", health_report.providers_health, methods=["GET"]),
+        Route("/api/v1/health/providers", health_report.providers_health, methods=["GET"]),
+    ]
     for endpoint in REGISTRY:
         # The Anthropic SDKs append /v1 themselves; /v1/v1 serves a base URL that already ends in /v1.
         prefixes = (*PREFIXES, "/v1/v1") if endpoint.family == ANTHROPIC else PREFIXES

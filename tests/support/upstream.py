@@ -86,6 +86,7 @@ class FakeUpstream:
         self.name = name
         self.default = Reply()
         self.queue: list[Reply] = []
+        self.by_model: dict[str, Reply] = {}  # upstream model → how to answer it, before the script
         self.requests: list[Logged] = []
         self.released = threading.Event()
         self.lock = threading.Lock()
@@ -96,6 +97,7 @@ class FakeUpstream:
         with self.lock:
             self.default = Reply()
             self.queue = []
+            self.by_model = {}
             self.requests = []
         self.released = threading.Event()
 
@@ -135,7 +137,7 @@ class FakeUpstream:
         body = json.loads(await request.body())
         with self.lock:
             self.requests.append(Logged(request.url.path, dict(request.headers), body))
-        reply = self._next()
+        reply = self.by_model.get(str(body.get("model"))) or self._next()
         await self._pause(reply.latency_s)
         return reply, body
 
