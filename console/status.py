@@ -30,6 +30,8 @@ class GatewayStatus:
     error: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
     providers: list[dict[str, Any]] = field(default_factory=list)
+    # The data plane's /v1/health/providers report (per provider and route), when it answered.
+    health: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _providers(raw: Any) -> list[dict[str, Any]]:
@@ -59,8 +61,22 @@ def fetch_status(base_url: str) -> GatewayStatus:
     return GatewayStatus(response.status_code == 200, url, latency, "", facts, providers)
 
 
+def fetch_health(base_url: str) -> list[dict[str, Any]]:
+    """The providers of the data plane's health report; none when it cannot be read (the page still works)."""
+    try:
+        with httpx.Client(timeout=TIMEOUT) as client:
+            payload = client.get(base_url.rstrip("/") + "/v1/health/providers").json()
+    except (httpx.HTTPError, ValueError):
+        return []
+    providers = payload.get("providers") if isinstance(payload, dict) else None
+    return [p for p in providers if isinstance(p, dict)] if isinstance(providers, list) else []
+
+
 @bp.get("")
 def index():
     """The status page (and, for htmx's periodic refresh, just its panel)."""
-    status = fetch_status(current_app.config["TOLLGATE"].public_base_url)
+    base_url = current_app.config["TOLLGATE"].public_base_url
+    status = fetch_status(base_url)
+    if status.up:
+        status.health = fetch_health(base_url)
     return render_page("status/index.html", "status/_panel.html", status=status)

@@ -48,3 +48,16 @@ def test_status_page_shows_a_beating_worker(settings: Settings) -> None:
         body = text(Console(app.test_client()).get("/status"))
 
     assert "<th>worker</th><td>alive: yes, last seen s ago: " in body
+
+
+def test_status_page_shows_provider_and_route_health(settings: Settings) -> None:
+    add_provider("up", "http://127.0.0.1:9/v1", "secret-upstream-key", settings.secret_key)
+    add_model_route("acme/chat-1", "up", 1, 1, upstream_model="chat-up")
+    with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
+        app = create_app(dataclasses.replace(settings, public_base_url=gateway.url))
+        body = text(Console(app.test_client()).get("/status"))
+
+    assert "Provider and route health" in body
+    assert "up (openai)" in body and "acme/chat-1 → chat-up" in body
+    assert 'class="state state-ok">ok<' in body
+    assert "secret-upstream-key" not in body
