@@ -95,7 +95,8 @@ class Settings:
     key_prefix: str = "sk-tg-"
     # Data plane behaviour.
     max_body_bytes: int = 20 * 1024 * 1024
-    upstream_connect_timeout_s: float = 5.0
+    # How long a TCP connect to a provider may take, apart from the provider's (read) timeout.
+    upstream_connect_timeout_s: float = 3.0
     keepalive_interval_s: float = 15.0
     default_max_output_tokens: int = 4096
     min_reply_tokens: int = 16
@@ -140,6 +141,7 @@ class Settings:
             keepalive_interval_s=_env_float("TOLLGATE_KEEPALIVE_S", 15.0),
             default_max_output_tokens=_env_int("TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS", 4096),
             provider_cooldown_s=_env_float("TOLLGATE_PROVIDER_COOLDOWN_S", 30.0),
+            upstream_connect_timeout_s=_env_float("TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_S", 3.0),
             lease_chunk_nano=_env_int("TOLLGATE_LEASE_CHUNK_NANO", 200_000_000),
             response_retention_days=_env_count("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
             tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
