@@ -56,7 +56,8 @@ class Chat(Endpoint):
         return adapter.chat_request(route, self.chat_body(call, r), r.caller.request_id, r.output_cap)
 
     def native_reply(self, call: Call, payload: dict[str, Any], content: bytes) -> NativeReply:
-        return NativeReply(content, openai_usage(payload), reply_tokens(payload))
+        usage = openai_usage(payload)
+        return NativeReply(content, usage, reply_tokens(payload) if usage is None else 0)
 
     def native_stream(self, call: Call, r: Reservation) -> ChatStream:
         return ChatStream(PASS_THROUGH, ChatEncoder(call.include_usage), self.counted_prompt(call))

@@ -80,7 +80,8 @@ class Completions(Endpoint):
         return adapter.native_request(route, "/completions", body, {"x-request-id": r.caller.request_id})
 
     def native_reply(self, call: Call, payload: dict[str, Any], content: bytes) -> NativeReply:
-        return NativeReply(content, openai_usage(payload), completion_tokens_of(payload))
+        usage = openai_usage(payload)
+        return NativeReply(content, usage, completion_tokens_of(payload) if usage is None else 0)
 
     def native_stream(self, call: Call, r: Reservation) -> ChatStream:
         return ChatStream(PASS_THROUGH, ChatEncoder(call.include_usage), self.counted_prompt(call))
