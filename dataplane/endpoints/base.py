@@ -57,7 +57,7 @@ class NativeReply:
 
     content: bytes
     usage: TokenUsage | None
-    counted_output: int  # an estimate of the reply's output tokens; only needed (and made) when `usage` is None
+    counted_output: int  # an estimate of the output tokens, made only when `usage` is None
 
 
 class StreamDialect(Protocol):
