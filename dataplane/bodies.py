@@ -108,7 +108,8 @@ def parse_chat(raw: bytes, body: dict[str, Any]) -> ChatRequest:
     return ChatRequest(raw, body, model, bool(stream), include_usage, cap, n)
 
 
-def _valid_input(value: Any) -> bool:
+def text_or_tokens(value: Any) -> bool:
+    """Whether `value` is a string, a list of strings, a token array or a list of token arrays."""
     if isinstance(value, str):
         return True
     if not isinstance(value, list) or not value:
@@ -122,7 +123,7 @@ def parse_embeddings(body: dict[str, Any]) -> EmbeddingsRequest:
     """Check an embeddings body: input is a string, strings, a token array or token arrays."""
     model = _model(body)
     value = body.get("input")
-    if value is None or value == "" or not _valid_input(value):
+    if value is None or value == "" or not text_or_tokens(value):
         raise bad_request(
             "input",
             "`input` must be a non-empty string, array of strings, token array or array of token arrays.",

@@ -115,3 +115,12 @@ def reply_tokens(payload: dict[str, Any]) -> int:
                 text = str(function.get("name") or "") + str(function.get("arguments") or "")
                 tokens += estimate_tokens(text)
     return tokens
+
+
+def input_tokens(value: Any) -> int:
+    """An estimate of the tokens of an embeddings `input` or a completions `prompt` (text or token arrays)."""
+    if isinstance(value, str):
+        return estimate_tokens(value)
+    if isinstance(value, list):
+        return sum(1 if isinstance(v, int) else input_tokens(v) for v in value)
+    return 0

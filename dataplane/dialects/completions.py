@@ -14,6 +14,7 @@ from typing import Any
 
 import orjson
 
+from dataplane.bodies import text_or_tokens
 from dataplane.errors import bad_request
 from dataplane.tokens import estimate_tokens
 from shared.money import TokenUsage
@@ -52,22 +53,12 @@ def _int(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
     return value
 
 
-def _valid_prompt(value: Any) -> bool:
-    if isinstance(value, str):
-        return True
-    if not isinstance(value, list) or not value:
-        return False
-    if all(isinstance(v, str) for v in value) or all(_is_int(v) for v in value):
-        return True
-    return all(isinstance(v, list) and v and all(_is_int(t) for t in v) for v in value)
-
-
 def parse_completions(raw: bytes, body: dict[str, Any]) -> CompletionsRequest:
     """Check a completions body; 400 naming the bad field."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise bad_request("model", "you must provide a model parameter (a string).")
-    if not _valid_prompt(body.get("prompt")):
+    if not text_or_tokens(body.get("prompt")):
         raise bad_request("prompt", "`prompt` must be a string, a list of strings, or token arrays.")
     if body.get("suffix") is not None and not isinstance(body["suffix"], str):
         raise bad_request("suffix", "`suffix` must be a string.")

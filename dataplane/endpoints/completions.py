@@ -25,18 +25,10 @@ from dataplane.dialects.completions import (
 from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.snapshot import RouteInfo
 from dataplane.stream_relay import ChatEncoder, ChatStream
-from dataplane.tokens import OVERHEAD_TOKENS, estimate_tokens
+from dataplane.tokens import OVERHEAD_TOKENS, input_tokens
 from dataplane.upstreams.base import Upstream, openai_usage
 from dataplane.upstreams.openai import PASS_THROUGH
 from shared.money import TokenUsage
-
-
-def _prompt_tokens(prompt: Any) -> int:
-    if isinstance(prompt, str):
-        return estimate_tokens(prompt)
-    if isinstance(prompt, list):
-        return sum(1 if isinstance(p, int) else _prompt_tokens(p) for p in prompt)
-    return 0
 
 
 class CompletionsChunks:
@@ -99,7 +91,7 @@ class Completions(Endpoint):
 
     def counted_prompt(self, call: Call) -> int:
         body = call.parsed.body
-        return _prompt_tokens(body.get("prompt")) + _prompt_tokens(body.get("suffix") or "")
+        return input_tokens(body.get("prompt")) + input_tokens(body.get("suffix") or "")
 
 
 ENDPOINT = Completions()

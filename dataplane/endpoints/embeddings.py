@@ -18,7 +18,7 @@ from dataplane.bodies import parse_embeddings
 from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import upstream_error
 from dataplane.snapshot import RouteInfo
-from dataplane.tokens import embeddings_prompt_bound, estimate_tokens
+from dataplane.tokens import embeddings_prompt_bound, input_tokens
 from dataplane.upstreams.base import Upstream, openai_usage
 
 
@@ -35,15 +35,6 @@ def base64_vectors(payload: dict[str, Any]) -> bytes:
             "The upstream provider returned an embedding that is not a list of numbers."
         ) from exc
     return orjson.dumps(payload)
-
-
-def input_tokens(value: Any) -> int:
-    """An estimate of the tokens of an embeddings `input`."""
-    if isinstance(value, str):
-        return estimate_tokens(value)
-    if isinstance(value, list):
-        return sum(1 if isinstance(v, int) else input_tokens(v) for v in value)
-    return 0
 
 
 class Embeddings(Endpoint):
