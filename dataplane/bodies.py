@@ -79,6 +79,17 @@ def _positive_int(body: dict[str, Any], name: str) -> int | None:
     return value
 
 
+def stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
+    """`stream`, and whether the client asked for the usage chunk (`stream_options.include_usage`)."""
+    stream = body.get("stream", False)
+    if stream is not None and not isinstance(stream, bool):
+        raise bad_request("stream", "`stream` must be a boolean.")
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise bad_request("stream_options", "`stream_options` must be an object.")
+    return bool(stream), bool(options and options.get("include_usage") is True)
+
+
 def _messages(body: dict[str, Any]) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
@@ -92,20 +103,14 @@ def parse_chat(raw: bytes, body: dict[str, Any]) -> ChatRequest:
     """Check a chat completion body; max_completion_tokens wins over max_tokens when both are set."""
     model = _model(body)
     _messages(body)
-    stream = body.get("stream", False)
-    if stream is not None and not isinstance(stream, bool):
-        raise bad_request("stream", "`stream` must be a boolean.")
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise bad_request("stream_options", "`stream_options` must be an object.")
-    include_usage = bool(options and options.get("include_usage") is True)
+    stream, include_usage = stream_flags(body)
     max_tokens = _positive_int(body, "max_tokens")
     max_completion = _positive_int(body, "max_completion_tokens")
     n = _positive_int(body, "n") or 1
     if n > 128:
         raise bad_request("n", "`n` must be at most 128.")
     cap = max_completion if max_completion is not None else max_tokens
-    return ChatRequest(raw, body, model, bool(stream), include_usage, cap, n)
+    return ChatRequest(raw, body, model, stream, include_usage, cap, n)
 
 
 def text_or_tokens(value: Any) -> bool:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from dataplane.bodies import text_or_tokens
+from dataplane.bodies import stream_flags, text_or_tokens
 from dataplane.errors import bad_request
 from dataplane.tokens import estimate_tokens
 from shared.money import TokenUsage
@@ -62,12 +62,7 @@ def parse_completions(raw: bytes, body: dict[str, Any]) -> CompletionsRequest:
         raise bad_request("prompt", "`prompt` must be a string, a list of strings, or token arrays.")
     if body.get("suffix") is not None and not isinstance(body["suffix"], str):
         raise bad_request("suffix", "`suffix` must be a string.")
-    stream = body.get("stream", False)
-    if stream is not None and not isinstance(stream, bool):
-        raise bad_request("stream", "`stream` must be a boolean.")
-    options = body.get("stream_options")
-    if options is not None and not isinstance(options, dict):
-        raise bad_request("stream_options", "`stream_options` must be an object.")
+    stream, usage = stream_flags(body)
     cap = _int(body, "max_tokens", 1, MAX_TOKENS)
     n = _int(body, "n", 1, 128) or 1
     _int(body, "logprobs", 0, 5)
@@ -80,9 +75,8 @@ def parse_completions(raw: bytes, body: dict[str, Any]) -> CompletionsRequest:
             not isinstance(value, int | float) or isinstance(value, bool) or not low <= value <= high
         ):
             raise bad_request(name, f"`{name}` must be a number from {low} to {high}.")
-    usage = bool(options and options.get("include_usage") is True)
     # best_of generates that many completions upstream, and each is paid for.
-    return CompletionsRequest(raw, body, model, bool(stream), usage, cap, max(n, best_of or 1))
+    return CompletionsRequest(raw, body, model, stream, usage, cap, max(n, best_of or 1))
 
 
 def _one_prompt(prompt: Any) -> str:
