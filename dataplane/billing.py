@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from peewee import DatabaseError, InterfaceError
 
 from dataplane.errors import insufficient_quota, service_unavailable
+from dataplane.journal import Journal
 from dataplane.keyring import CachedKey, Keyring
 from dataplane.leases import Lease, LeaseBook
 from dataplane.ratelimit import Limiter, Ticket
@@ -75,6 +76,8 @@ class Reservation:
     lowered: bool
     started: float
     ticket: Ticket | None = None  # the rate limiter's, settled in `finish`
+    # The usage record in the making: journaled when admitted, completed and queued by `finish`.
+    record: Settlement | None = None
 
 
 @dataclass
@@ -94,13 +97,20 @@ class Billing:
     """Reserve before the upstream call; settle after it."""
 
     def __init__(
-        self, settings: Settings, leases: LeaseBook, keyring: Keyring, settler: Settler, limiter: Limiter
+        self,
+        settings: Settings,
+        leases: LeaseBook,
+        keyring: Keyring,
+        settler: Settler,
+        limiter: Limiter,
+        journal: Journal,
     ) -> None:
         self.settings = settings
         self.leases = leases
         self.keyring = keyring
         self.settler = settler
         self.limiter = limiter
+        self.journal = journal
 
     def default_cap(self, model: ModelInfo, requested: int | None) -> int:
         """The output cap to pay for: what was asked (at most the model's limit), else the default."""
@@ -125,13 +135,16 @@ class Billing:
             prompt_bound = min(prompt_bound, model.context_length)
         ticket = await self.limiter.admit(caller.key, caller.group, prompt_bound, cap, n)
         if ticket is None:
-            return await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream)
-        try:
             r = await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream)
-        except BaseException:
-            self.limiter.settle(ticket, 0)
-            raise
-        r.ticket = ticket
+        else:
+            try:
+                r = await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream)
+            except BaseException:
+                self.limiter.settle(ticket, 0)
+                raise
+            r.ticket = ticket
+        r.record = self._record(r)
+        self.journal.begin(caller.request_id, r.record)
         return r
 
     async def _hold(
@@ -187,36 +200,60 @@ class Billing:
             )
         return lease, amount
 
+    def checkpoint(self, r: Reservation, usage: TokenUsage, route: RouteInfo) -> None:
+        """Journal what a stream delivered so far: what a crash from now on would still bill."""
+        self.journal.checkpoint(
+            r.caller.request_id,
+            {
+                "usage": [
+                    usage.prompt_tokens,
+                    usage.cached_tokens,
+                    usage.completion_tokens,
+                    usage.reasoning_tokens,
+                ],
+                "charge": price_of(usage, r.model.prices, r.caller.group.multiplier_ppm),
+                "cost": price_of(usage, route.costs, PPM),
+                "provider": route.provider.name,
+                "upstream_model": route.upstream_model,
+            },
+        )
+
     def finish(self, r: Reservation, outcome: Outcome) -> int:
-        """Queue the request's settlement and free its hold; returns the charge."""
-        mult = r.caller.group.multiplier_ppm
-        prices = r.model.prices
-        charge = min(price_of(outcome.usage, prices, mult), r.amount)
-        route = outcome.route
-        cost = price_of(outcome.usage, route.costs, PPM) if route else 0
+        """Journal and queue the request's settlement and free its hold; returns the charge.
+
+        The charge is the priced usage, even above the hold: the lease covers what it can and the
+        settlement takes the rest from the balance as far as it covers it (a shortfall otherwise).
+        """
+        priced = price_of(outcome.usage, r.model.prices, r.caller.group.multiplier_ppm)
+        charge = priced
+        room = self.keyring.room(r.caller.entry)
+        if room is not None and priced > r.amount:
+            # A key's spend cap is never passed: beyond it, the usage is recorded as a shortfall.
+            charge = min(priced, r.amount + max(room, 0))
         key_id = r.caller.key.id
         lease = r.lease
-        if lease is not None:
-            self.leases.finish(lease, r.amount, charge)
+        covered = self.leases.finish(lease, r.amount, charge) if lease is not None else 0
         if r.amount:
             self.keyring.finish(key_id, r.amount, charge)
         if r.ticket is not None:
             self.limiter.settle(r.ticket, outcome.usage.total_tokens)
-        settlement = self._settlement(r, outcome, charge, cost)
+        settlement = self._complete(r, outcome, charge, covered)
+        settlement.shortfall = priced - charge
+        request_id = r.caller.request_id
+        self.journal.final(request_id, settlement)
 
         def committed() -> None:
+            self.journal.committed(request_id)
             if lease is not None:
-                self.leases.committed(lease, charge)
+                self.leases.committed(lease, covered)
             if r.amount:
                 self.keyring.committed(key_id, charge)
 
         self.settler.put(settlement, committed)
         return charge
 
-    def _settlement(self, r: Reservation, outcome: Outcome, charge: int, cost: int) -> Settlement:
-        usage = outcome.usage
-        route = outcome.route
-        elapsed_ms = int((time.monotonic() - r.started) * 1000)
+    def _record(self, r: Reservation) -> Settlement:
+        """The usage record of an admitted request as far as it is known before the upstream call."""
         return Settlement(
             request_id=r.caller.request_id,
             client_request_id=r.caller.client_request_id,
@@ -224,24 +261,34 @@ class Billing:
             hold_id=r.lease.hold_id if r.lease else None,
             api_key_id=r.caller.key.id,
             model=r.model.slug,
-            charge=charge,
-            cost=cost,
-            status=outcome.status,
-            provider=route.provider.name if route else "",
-            upstream_model=route.upstream_model if route else "",
+            charge=0,
+            status="unsettled",
             endpoint=r.endpoint,
             stream=r.stream,
-            http_status=outcome.http_status,
-            prompt_tokens=usage.prompt_tokens,
-            cached_tokens=usage.cached_tokens,
-            completion_tokens=usage.completion_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            usage_source=outcome.usage_source,
             input_price=r.model.prices.input,
             cached_input_price=r.model.prices.cached,
             output_price=r.model.prices.output,
             multiplier_ppm=r.caller.group.multiplier_ppm,
-            latency_ms=elapsed_ms,
-            ttft_ms=outcome.ttft_ms,
-            error=outcome.error[:2000],
+            held=r.amount,
         )
+
+    def _complete(self, r: Reservation, outcome: Outcome, charge: int, covered: int) -> Settlement:
+        s = r.record if r.record is not None else self._record(r)
+        usage = outcome.usage
+        route = outcome.route
+        s.charge = charge
+        s.hold_share = covered if r.lease is not None else None
+        s.cost = price_of(usage, route.costs, PPM) if route else 0
+        s.status = outcome.status
+        if route:
+            s.provider, s.upstream_model = route.provider.name, route.upstream_model
+        s.http_status = outcome.http_status
+        s.prompt_tokens = usage.prompt_tokens
+        s.cached_tokens = usage.cached_tokens
+        s.completion_tokens = usage.completion_tokens
+        s.reasoning_tokens = usage.reasoning_tokens
+        s.usage_source = outcome.usage_source
+        s.latency_ms = int((time.monotonic() - r.started) * 1000)
+        s.ttft_ms = outcome.ttft_ms
+        s.error = outcome.error[:2000]
+        return s

@@ -191,6 +191,15 @@ async def _attempt(
         gateway.health.answered(route)
         raise client_error(response, raw)
     if not read_body:
+        content_type = response.headers.get("content-type", "")
+        if not content_type.startswith("text/event-stream"):
+            # A stream was asked for: anything else would reach the client as a broken stream.
+            await _bounded(response)
+            return Failure(
+                route,
+                "invalid",
+                f"a stream was asked for, the reply was {content_type or 'of no content type'}",
+            )
         return Attempt(response, route, adapter)
     try:
         payload = await _read_json(response)

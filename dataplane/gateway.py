@@ -26,12 +26,14 @@ from peewee import DatabaseError, InterfaceError
 from dataplane.billing import Billing
 from dataplane.dbthreads import DBThreads
 from dataplane.health import Health
+from dataplane.journal import Journal
 from dataplane.keyring import Keyring
 from dataplane.leases import LeaseBook
 from dataplane.ratelimit import Limiter
 from dataplane.settlements import Settler
 from dataplane.snapshot import Snapshot, load_snapshot
 from dataplane.upstreams import make_adapters
+from shared import journal
 from shared.config_version import read_config_version
 from shared.heartbeat import last_heartbeat
 from shared.settings import Settings
@@ -41,6 +43,7 @@ log = logging.getLogger("tollgate.dataplane")
 T = TypeVar("T")
 DB_THREADS = 4
 UPSTREAM_CONNECTIONS = 512
+JOURNAL_RECOVERY_S = 15.0
 
 
 def _loaded(secret_key: Any) -> Snapshot:
@@ -89,7 +92,8 @@ class Gateway:
         )
         self.settler = Settler(self.run_db, settings.settle_flush_interval_s)
         self.limiter = Limiter(settings)
-        self.billing = Billing(settings, self.leases, self.keyring, self.settler, self.limiter)
+        self.journal = Journal(settings.journals, self.holder)
+        self.billing = Billing(settings, self.leases, self.keyring, self.settler, self.limiter, self.journal)
         self.health = Health(settings.provider_failure_threshold, settings.provider_cooldown_s)
         self.adapters = make_adapters(settings)
         self.rng = random.Random()
@@ -114,7 +118,8 @@ class Gateway:
         return await self.db_threads.run(fn, *args)
 
     async def start(self) -> None:
-        """Load caches and start the background tasks."""
+        """Recover the journals of dead data planes on this host, load caches, start the background tasks."""
+        await self.recover_journals()
         self.snapshot = await self.run_db(_loaded, self.settings.secret_key)
         self.worker_beat = await self.run_db(last_heartbeat)
         self._db_ok()
@@ -123,6 +128,7 @@ class Gateway:
         self._tasks = [
             asyncio.create_task(self._watch_config(), name="tollgate-config"),
             asyncio.create_task(self._maintain_leases(), name="tollgate-leases"),
+            asyncio.create_task(self._watch_journals(), name="tollgate-journals"),
         ]
         for task in self._tasks:
             task.add_done_callback(_report_crash)
@@ -135,6 +141,7 @@ class Gateway:
         await self.settler.close()
         await self.limiter.close()
         await self.leases.close_all()
+        self.journal.close()
         await self.transport.aclose()
         await asyncio.to_thread(self.db_threads.close)
 
@@ -163,6 +170,18 @@ class Gateway:
         while True:
             await asyncio.sleep(self.settings.config_poll_interval_s)
             await self.reload()
+
+    async def recover_journals(self) -> None:
+        """Settle what data planes that died on this host left in their journals (shared/journal.py)."""
+        try:
+            await self.run_db(journal.recover, self.settings.journals, self.journal.stem)
+        except (DatabaseError, InterfaceError) as exc:
+            log.error("recovering journals failed (will retry): %s", exc)
+
+    async def _watch_journals(self) -> None:
+        while True:
+            await asyncio.sleep(JOURNAL_RECOVERY_S)
+            await self.recover_journals()
 
     async def _maintain_leases(self) -> None:
         interval = max(0.05, min(self.settings.lease_idle_release_s / 2, self.settings.lease_ttl_s / 8, 1.0))

@@ -34,6 +34,7 @@ class Lease:
     user_id: int
     hold_id: int
     amount: int
+    valid_until: float  # monotonic: after this, carve only once the lease was renewed
     reserved: int = 0
     pending: int = 0
     last_used: float = field(default_factory=time.monotonic)
@@ -94,6 +95,9 @@ class LeaseBook:
         self.holder = holder
         self.chunk = chunk
         self.ttl_s = ttl_s
+        # A lease is trusted for two thirds of its ttl after the DB call that renewed it began:
+        # the rest is the margin for clock skew with the worker and a slow renewal.
+        self.trust_s = ttl_s * 2 / 3
         self.idle_s = idle_s
         self.leases: dict[int, Lease] = {}
         self._locks: dict[int, asyncio.Lock] = {}
@@ -105,15 +109,18 @@ class LeaseBook:
         return lease
 
     async def reserve(self, user_id: int, want: int, floor: int) -> tuple[Lease | None, int]:
-        """Carve between `floor` and `want` out of the user's lease; (None, 0) if `floor` is unaffordable."""
-        if time.monotonic() - self._refreshed > self.ttl_s / 2:
-            # The loop was stalled long enough for the worker to expire leases: check before trusting them.
-            await self._refresh()
+        """Carve between `floor` and `want` out of the user's lease; (None, 0) if `floor` is unaffordable.
+
+        A lease past its `valid_until` (not renewed in time: the database is away, or this process
+        was stalled) is renewed first; if that fails the error propagates and nothing is carved.
+        """
         lease = self.leases.get(user_id)
-        if lease is not None and lease.free >= want:
+        if lease is not None and lease.free >= want and lease.valid_until > time.monotonic():
             return self._carve(lease, want), want
         async with self._locks.setdefault(user_id, asyncio.Lock()):
             lease = self.leases.get(user_id)
+            if lease is not None and lease.valid_until <= time.monotonic():
+                lease = await asyncio.shield(self._renew(lease))
             if lease is None or lease.free < want:
                 # Shielded: if this request is cancelled meanwhile, the DB change is still recorded.
                 lease = await asyncio.shield(self._top_up(user_id, lease, want, floor))
@@ -122,7 +129,18 @@ class LeaseBook:
             got = min(want, lease.free)
             return self._carve(lease, got), got
 
+    async def _renew(self, lease: Lease) -> Lease | None:
+        """Push one lease's deadline forward; None (and dropped) if the worker already expired it."""
+        started = time.monotonic()
+        if await self._run_db(_refresh, [lease.hold_id], self.ttl_s):
+            log.warning("lease %s of user %s expired under us; dropping it", lease.hold_id, lease.user_id)
+            self._drop(lease)
+            return None
+        lease.valid_until = started + self.trust_s
+        return lease
+
     async def _top_up(self, user_id: int, lease: Lease | None, want: int, floor: int) -> Lease | None:
+        started = time.monotonic()
         if lease is not None:
             shortfall = want - lease.free
             added, alive = await self._run_db(
@@ -130,13 +148,15 @@ class LeaseBook:
             )
             if alive:
                 lease.amount += added
+                if added:
+                    lease.valid_until = started + self.trust_s
                 return lease
             log.warning("lease %s of user %s expired under us; opening a new one", lease.hold_id, user_id)
             self._drop(lease)
         hold_id, amount = await self._run_db(_open, user_id, self.holder, want, floor, self.chunk, self.ttl_s)
         if hold_id is None:
             return None
-        lease = Lease(user_id, hold_id, amount)
+        lease = Lease(user_id, hold_id, amount, started + self.trust_s)
         self.leases[user_id] = lease
         return lease
 
@@ -145,16 +165,25 @@ class LeaseBook:
         if self.leases.get(lease.user_id) is lease:
             del self.leases[lease.user_id]
 
-    def finish(self, lease: Lease, held: int, charge: int) -> None:
-        """A request is done: its carve-out is freed and its charge is queued against the lease."""
-        lease.reserved -= held
-        lease.amount -= charge
-        lease.pending += charge
-        lease.last_used = time.monotonic()
+    def finish(self, lease: Lease, held: int, charge: int) -> int:
+        """A request is done: its carve-out is freed and its charge is queued against the lease.
 
-    def committed(self, lease: Lease, charge: int) -> None:
+        Returns how much of the charge the lease covers: all of it up to the carve-out, and a
+        charge above the carve-out (usage beyond the hold) from the lease's free room as far as
+        it goes; the settlement takes the rest from the balance, if the balance covers it.
+        """
+        lease.reserved -= held
+        lease.last_used = time.monotonic()
+        if not lease.alive:
+            return charge  # the hold is gone: settlement finds that out and uses the balance
+        covered = min(charge, max(lease.free, 0))
+        lease.amount -= covered
+        lease.pending += covered
+        return covered
+
+    def committed(self, lease: Lease, covered: int) -> None:
         """A queued charge was written (and taken out of the DB hold)."""
-        lease.pending -= charge
+        lease.pending -= covered
 
     async def maintain(self) -> None:
         """Refresh deadlines now and then; hand idle leftovers back to the balance."""
@@ -167,13 +196,17 @@ class LeaseBook:
 
     async def _refresh(self) -> None:
         """Push every lease's deadline forward; drop the ones the worker already expired."""
-        self._refreshed = time.monotonic()
+        started = self._refreshed = time.monotonic()
         ids = {lease.hold_id: lease for lease in self.leases.values()}
         if not ids:
             return
-        for dead in await self._run_db(_refresh, list(ids), self.ttl_s):
-            log.warning("lease %s expired (was this process stalled?); dropping it", dead)
-            self._drop(ids[dead])
+        dead = await self._run_db(_refresh, list(ids), self.ttl_s)
+        for hold_id, lease in ids.items():
+            if hold_id in dead:
+                log.warning("lease %s expired (was this process stalled?); dropping it", hold_id)
+                self._drop(lease)
+            else:
+                lease.valid_until = max(lease.valid_until, started + self.trust_s)
 
     async def _release_idle(self, lease: Lease) -> None:
         async with self._locks.setdefault(lease.user_id, asyncio.Lock()):

@@ -124,6 +124,9 @@ def _stream(gateway: Gateway, ways: Ways, attempt: Attempt) -> StreamRelay:
     else:
         encoder = endpoint.chat_encoder(call, r)
         dialect = ChatStream(attempt.adapter.stream_decoder(), encoder, endpoint.counted_prompt(call))
+    if endpoint.bills_output:
+        # The relay ends the stream at what was paid for, whatever the upstream does with the cap.
+        dialect.meter.cap = r.output_cap * call.n
 
     async def after() -> None:
         await endpoint.stream_finished(gateway, call, r, dialect)

@@ -36,6 +36,9 @@ log = logging.getLogger("tollgate.dataplane.streaming")
 
 DONE = b"data: [DONE]\n\n"
 KEEPALIVE = b": keep-alive\n\n"
+# How stale a stream's journaled checkpoint may be (tokens delivered since, or seconds).
+CHECKPOINT_TOKENS = 256
+CHECKPOINT_S = 2.0
 SSE_HEADERS = [
     (b"content-type", b"text/event-stream; charset=utf-8"),
     (b"cache-control", b"no-cache"),
@@ -44,22 +47,49 @@ SSE_HEADERS = [
 
 
 class Meter:
-    """What has happened on one stream so far."""
+    """What has happened on one stream so far.
+
+    `cap` is the output the request paid for (the output cap times `n`); an upstream that sends
+    more is cut there (`capped`), since nothing pays for the rest. Upstreams send about one token
+    per delta, so more deltas than the cap is over-delivery for sure; the text estimate (which
+    runs high on short deltas) only cuts at half again the cap, so an upstream that keeps to the
+    limit is never cut short by the estimate's error.
+    """
 
     def __init__(self) -> None:
         self.usage: TokenUsage | None = None
         self.delivered_tokens = 0
+        self.pieces = 0  # deltas that carried output
+        self.cap: int | None = None
+        self.capped = False
         self.finished = False  # the model said it finished (a finish reason, a stop event)
         self.finish_reason: str | None = None
         self.done = False  # the upstream's end-of-stream marker arrived
         self.error: tuple[str, str] | None = None  # (code, message)
         self.first_at: float | None = None
 
+    def allows(self, tokens: int) -> bool:
+        """Whether a delta of `tokens` still fits the paid cap; if not, the stream ends with "length"."""
+        cap = self.cap
+        if cap is None or tokens <= 0:
+            return True
+        if self.pieces < cap and self.delivered_tokens + tokens <= cap * 3 // 2:
+            return True
+        self.capped = self.finished = True
+        self.finish_reason = "length"
+        return False
+
     def delivered(self, tokens: int) -> None:
         """Count output that went out (and when the first did)."""
         if self.first_at is None:
             self.first_at = time.monotonic()
         self.delivered_tokens += tokens
+        self.pieces += tokens > 0
+
+    @property
+    def over(self) -> bool:
+        """Nothing more will be relayed: the upstream ended, failed, or reached the paid cap."""
+        return self.done or self.capped or self.error is not None
 
 
 def delivered_tokens(choices: list[Any]) -> tuple[int, str | None]:
@@ -150,6 +180,8 @@ class ChatStream:
         choices = chunk.get("choices")
         if choices:
             tokens, finish = delivered_tokens(choices)
+            if not meter.allows(tokens):
+                return b""
             meter.delivered(tokens)
             if finish:
                 meter.finished, meter.finish_reason = True, finish
@@ -166,7 +198,13 @@ class ChatStream:
 
 
 class StreamRelay:
-    """An ASGI response that relays one upstream stream through a dialect and settles it once."""
+    """An ASGI response that relays one upstream stream through a dialect and settles it once.
+
+    The settlement is made (journaled, then queued for the database) before the stream's last
+    bytes go out, so a client that got the whole stream is billed even if this process dies the
+    moment after; while relaying, a checkpoint of what was delivered is journaled every
+    `CHECKPOINT_TOKENS` tokens or `CHECKPOINT_S` seconds (dataplane/journal.py).
+    """
 
     def __init__(
         self,
@@ -185,7 +223,10 @@ class StreamRelay:
         self.after = after
         self.client_gone = False
         self.ended = False  # the last body message is being sent
+        self.settled: bool | None = None  # once settled: whether the stream ended well
         self.last_write = time.monotonic()
+        self.checkpoint_at = self.last_write
+        self.checkpoint_tokens = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         main = asyncio.current_task()
@@ -205,7 +246,7 @@ class StreamRelay:
         finally:
             for task in tasks:
                 task.cancel()
-            ok = self._settle()
+            ok = self._settle() if self.settled is None else self.settled
             await self.attempt.response.aclose()
         if ok and self.after is not None:
             await self.after()
@@ -221,9 +262,13 @@ class StreamRelay:
     async def _keepalive(self, send: Send) -> None:
         interval = self.gateway.settings.keepalive_interval_s
         while True:
-            await asyncio.sleep(max(interval - (time.monotonic() - self.last_write), 0.001))
+            # Woken at least every CHECKPOINT_S, so a stream gone quiet still gets its checkpoint.
+            await asyncio.sleep(
+                min(CHECKPOINT_S, max(interval - (time.monotonic() - self.last_write), 0.001))
+            )
             if self.ended:
                 return
+            self._checkpoint(self.dialect.meter, time.monotonic())
             if time.monotonic() - self.last_write >= interval:
                 self.last_write = time.monotonic()
                 await send({"type": "http.response.body", "body": self.dialect.keepalive, "more_body": True})
@@ -252,8 +297,10 @@ class StreamRelay:
             meter.error = ("upstream_error", "The upstream provider ended the stream early.")
         if meter.error is not None:
             self.gateway.health.failed(self.attempt.route, "stream")
+            self._settle()
             await self._write(send, self.dialect.failure(*meter.error), more=False)
             return
+        self._settle()
         await self._write(send, self.dialect.closing(), more=False)
 
     async def _read(self, send: Send, meter: Meter) -> None:
@@ -266,16 +313,17 @@ class StreamRelay:
             out, buffer = self._events(buffer, meter)
             if out:
                 await self._write(send, out)
+                self._checkpoint(meter, self.last_write)
             if not reported and meter.first_at is not None:
                 reported = True
                 self.gateway.health.first_token(self.attempt.route, meter.first_at - self.reservation.started)
-            if meter.done or meter.error:
+            if meter.over:
                 break
 
     def _events(self, buffer: bytes, meter: Meter) -> tuple[bytes, bytes]:
         """Handle every complete event in `buffer`; returns (bytes to send, the incomplete rest)."""
         out = []
-        while not (meter.done or meter.error):
+        while not meter.over:
             end = buffer.find(b"\n\n")
             if end < 0:
                 break
@@ -286,13 +334,23 @@ class StreamRelay:
                 out.append(piece)
         return b"".join(out), buffer
 
+    def _checkpoint(self, meter: Meter, now: float) -> None:
+        """Journal what was delivered so far, every so many tokens or seconds."""
+        tokens = meter.delivered_tokens
+        if tokens == self.checkpoint_tokens or self.settled is not None:
+            return
+        if tokens - self.checkpoint_tokens < CHECKPOINT_TOKENS and now - self.checkpoint_at < CHECKPOINT_S:
+            return
+        self.checkpoint_tokens, self.checkpoint_at = tokens, now
+        self.gateway.billing.checkpoint(self.reservation, self.dialect.counted_usage(), self.attempt.route)
+
     def _settle(self) -> bool:
-        """Bill the stream; whether it ended well."""
+        """Bill the stream (once); whether it ended well."""
         meter = self.dialect.meter
         r = self.reservation
         ttft = int((meter.first_at - r.started) * 1000) if meter.first_at is not None else None
         ok = meter.error is None and not self.client_gone
-        if meter.usage is not None and (ok or meter.done or meter.finished):
+        if meter.usage is not None and (ok or meter.done or meter.finished) and not meter.capped:
             usage, source = meter.usage, "upstream"
         elif meter.delivered_tokens:
             usage, source = self.dialect.counted_usage(), "counted"
@@ -301,29 +359,59 @@ class StreamRelay:
         status = "ok" if ok else ("partial" if usage.completion_tokens else "error")
         http_status = 499 if self.client_gone else 200
         error = meter.error[1] if meter.error else ("client disconnected" if self.client_gone else "")
+        if meter.capped and not error:
+            error = "the upstream sent more than the paid output cap; the stream was ended there"
         outcome = Outcome(usage, status, http_status, self.attempt.route, source, ttft, error)
         self.gateway.billing.finish(r, outcome)
+        self.settled = ok
         return ok
 
 
 class ChatEncoder:
-    """Chat chunks to an OpenAI chat client: byte for byte; the usage chunk only if it was asked for."""
+    """Chat chunks to an OpenAI chat client: byte for byte; the usage chunk only if it was asked for.
+
+    Also used for native legacy completions (`text_completion` chunks). When the relay cut an
+    over-delivering stream at the paid cap, the closing adds the finish chunk the upstream never
+    sent (`finish_reason: "length"`, one per choice) and the usage chunk if it was asked for.
+    """
 
     keepalive = KEEPALIVE
 
-    def __init__(self, include_usage: bool) -> None:
+    def __init__(self, include_usage: bool, n: int = 1) -> None:
         self.include_usage = include_usage
+        self.n = n
+        self.head: dict[str, Any] = {}  # id, object, created, model of the chunks seen
+        self.finish_seen = False
 
     def opening(self) -> bytes:
         return b""
 
     def chunk(self, data: bytes, chunk: dict[str, Any]) -> bytes:
-        if not chunk.get("choices") and not self.include_usage and chunk.get("usage") is not None:
+        choices = chunk.get("choices")
+        if not choices and not self.include_usage and chunk.get("usage") is not None:
             return b""
+        if not self.head:
+            self.head = {k: chunk[k] for k in ("id", "object", "created", "model") if k in chunk}
+        if choices and not self.finish_seen:
+            self.finish_seen = any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
         return b"data: " + data + b"\n\n"
 
     def closing(self, usage: TokenUsage, finish_reason: str | None) -> bytes:
-        return DONE
+        if finish_reason != "length" or self.finish_seen:
+            return DONE
+        legacy = self.head.get("object") == "text_completion"
+        choices = [
+            {"text": "", "index": i, "logprobs": None, "finish_reason": "length"}
+            if legacy
+            else {"index": i, "delta": {}, "finish_reason": "length"}
+            for i in range(self.n)
+        ]
+        out = b"data: " + orjson.dumps({**self.head, "choices": choices}) + b"\n\n"
+        if self.include_usage:
+            out += (
+                b"data: " + orjson.dumps({**self.head, "choices": [], "usage": usage_fields(usage)}) + b"\n\n"
+            )
+        return out + DONE
 
     def failure(self, code: str, message: str) -> bytes:
         return (
@@ -333,3 +421,12 @@ class ChatEncoder:
             )
             + b"\n\n"
         )
+
+
+def usage_fields(usage: TokenUsage) -> dict[str, int]:
+    """OpenAI's `usage` object for a usage the gateway counted."""
+    return {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+        "total_tokens": usage.prompt_tokens + usage.completion_tokens,
+    }

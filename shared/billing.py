@@ -17,10 +17,11 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 from peewee import fn
 
-from shared.db import MAX_IN_IDS, BaseModel, binary_chunks, db, write_transaction
+from shared.db import MAX_IN_IDS, BaseModel, binary_chunks, db, is_postgres, write_transaction
 from shared.models import ApiKey, Hold, LedgerEntry, UsageRecord, User, utcnow
 
 _MAX_PARAMS = 30_000  # bind parameters per INSERT: below SQLite's 32,766 and PostgreSQL's 65,535
@@ -210,6 +211,14 @@ class Settlement:
     error: str = ""
     client_request_id: str | None = None
     created_at: dt.datetime = field(default_factory=utcnow)
+    # What was set aside for the request, and how much of `charge` its hold is to cover (None:
+    # all of it); the rest is taken from the balance if it covers it (`settle`).
+    held: int = 0
+    hold_share: int | None = None
+    # Filled in by `settle`: how the charge was collected.
+    off_hold: int = 0
+    shortfall: int = 0
+    hold_lost: bool = False
 
     def usage_row(self) -> dict:
         """The usage_record columns."""
@@ -218,15 +227,33 @@ class Settlement:
         row["user"] = row.pop("user_id")
         row["api_key"] = row.pop("api_key_id")
         row.pop("hold_id")
+        row.pop("hold_share")
         return row
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields as JSON-able values (for the data plane's journal)."""
+        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        row["created_at"] = self.created_at.isoformat()
+        return row
+
+    @classmethod
+    def from_json(cls, row: dict[str, Any]) -> Settlement:
+        """A settlement back from `to_json` (unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in row.items() if k in known}
+        values["created_at"] = dt.datetime.fromisoformat(values["created_at"])
+        return cls(**values)
 
 
 def settle(batch: Sequence[Settlement]) -> list[str]:
     """Record a batch of finished requests in one transaction; returns the request ids newly settled.
 
     For each request not settled before: a usage record, and when it costs something a ledger
-    charge; the charge comes out of the request's hold (so the balance does not move twice) and
-    is added to the key's spend. Requests already settled are skipped, which makes retries safe.
+    charge. The charge comes out of the request's hold (so the balance does not move twice); what
+    the hold does not cover (usage above the hold, or a hold the worker expired meanwhile) comes
+    from the balance only as far as the balance covers it, and the rest is recorded as the
+    record's `shortfall`: a balance never goes below zero. The collected charge is added to the
+    key's spend. Requests already settled are skipped, which makes retries safe.
     """
     if not batch:
         return []
@@ -242,6 +269,7 @@ def settle(batch: Sequence[Settlement]) -> list[str]:
         fresh = _unique(s for s in batch if s.request_id not in done)
         if not fresh:
             return []
+        _collect([s for s in fresh if s.charge > 0])
         _insert_rows(UsageRecord, [s.usage_row() for s in fresh])
         charged = [s for s in fresh if s.charge > 0]
         if charged:
@@ -259,7 +287,6 @@ def settle(batch: Sequence[Settlement]) -> list[str]:
                     for s in charged
                 ],
             )
-            _take_from_holds(charged)
             _add_key_spend(charged)
         _touch_keys(fresh)
     return [s.request_id for s in fresh]
@@ -288,22 +315,57 @@ def _unique(settlements: Iterable[Settlement]) -> list[Settlement]:
     return list(seen.values())
 
 
-def _take_from_holds(charged: list[Settlement]) -> None:
-    per_hold: dict[tuple[int | None, int], int] = defaultdict(int)
+def _collect(charged: list[Settlement]) -> None:
+    """Take each charge from its hold, else from the balance as far as it covers; record how."""
+    per_hold: dict[tuple[int | None, int], list[Settlement]] = defaultdict(list)
     for s in charged:
-        per_hold[(s.hold_id, s.user_id)] += s.charge
-    for (hold_id, user_id), amount in per_hold.items():
-        taken = 0
-        if hold_id is not None:
-            taken = (
-                Hold.update(amount=Hold.amount - amount)
-                .where((Hold.id == hold_id) & (Hold.state == "active") & (Hold.amount >= amount))
-                .execute()
-            )
-        if taken != 1:
-            # The hold is gone (the worker expired it and returned its money) or short:
-            # the charge comes from the balance itself.
-            User.update(balance=User.balance - amount).where(User.id == user_id).execute()
+        per_hold[(s.hold_id, s.user_id)].append(s)
+    for (hold_id, user_id), group in per_hold.items():
+        shares = [s.charge if s.hold_share is None else min(s.hold_share, s.charge) for s in group]
+        if not _take_from_hold(hold_id, sum(shares)):
+            shares = [0] * len(group)
+            lost = hold_id is not None and not _hold_active(hold_id)
+            for s in group:
+                s.hold_lost = lost
+        for s, share in zip(group, shares, strict=True):
+            rest = s.charge - share
+            taken = _take_from_balance(user_id, rest) if rest > 0 else 0
+            s.off_hold = taken
+            s.shortfall += rest - taken
+            s.charge = share + taken
+
+
+def _take_from_hold(hold_id: int | None, amount: int) -> bool:
+    if hold_id is None or amount == 0:
+        return amount == 0
+    taken = (
+        Hold.update(amount=Hold.amount - amount)
+        .where((Hold.id == hold_id) & (Hold.state == "active") & (Hold.amount >= amount))
+        .execute()
+    )
+    return taken == 1
+
+
+def _hold_active(hold_id: int) -> bool:
+    return Hold.select().where((Hold.id == hold_id) & (Hold.state == "active")).exists()
+
+
+def _take_from_balance(user_id: int, amount: int) -> int:
+    """Take up to `amount` from the balance, never below zero; returns what was taken."""
+    if (
+        User.update(balance=User.balance - amount)
+        .where((User.id == user_id) & (User.balance >= amount))
+        .execute()
+    ):
+        return amount
+    query = User.select(User.balance).where(User.id == user_id)
+    # Inside the write transaction: SQLite holds the write lock; PostgreSQL needs the row lock.
+    row = (query.for_update() if is_postgres() else query).first()
+    take = min(row.balance, amount) if row is not None else 0
+    if take <= 0:
+        return 0
+    User.update(balance=User.balance - take).where(User.id == user_id).execute()
+    return take
 
 
 def _add_key_spend(charged: list[Settlement]) -> None:
@@ -356,3 +418,43 @@ def reconcile() -> list[Drift]:
         if expected != stored:
             drifts.append(Drift(user_id, stored, expected))
     return drifts
+
+
+@dataclass(frozen=True)
+class Overdraft:
+    """A user whose balance is below zero, which no path of ours may cause."""
+
+    user_id: int
+    balance: int
+
+
+@dataclass(frozen=True)
+class LostHoldCharges:
+    """Charges of one user settled after their hold was gone (its process stalled past the lease)."""
+
+    user_id: int
+    requests: int
+    collected: int
+    shortfall: int
+
+
+def overdrafts() -> list[Overdraft]:
+    """Every user with a negative balance."""
+    rows = User.select(User.id, User.balance).where(User.balance < 0).tuples()
+    return [Overdraft(user_id, balance) for user_id, balance in rows]
+
+
+def lost_hold_charges(since: dt.datetime) -> list[LostHoldCharges]:
+    """Per user, the requests settled since `since` whose hold had been expired under them."""
+    rows = (
+        UsageRecord.select(
+            UsageRecord.user,
+            fn.COUNT(UsageRecord.id),
+            fn.SUM(UsageRecord.charge),
+            fn.SUM(UsageRecord.shortfall),
+        )
+        .where(UsageRecord.hold_lost & (UsageRecord.created_at >= since))
+        .group_by(UsageRecord.user)
+        .tuples()
+    )
+    return [LostHoldCharges(u, int(n), int(c or 0), int(s or 0)) for u, n, c, s in rows]

@@ -17,10 +17,10 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from shared import billing, responses_store
+from shared import billing, journal, responses_store
 from shared.db import db, init_db, is_postgres
 from shared.heartbeat import record_heartbeat
-from shared.models import Hold, User
+from shared.models import Hold, User, utcnow
 from shared.money import format_usd
 from shared.settings import Settings
 from shared.tron.jobs import scan_deposits
@@ -69,13 +69,25 @@ def expire_holds(settings: Settings) -> list[Hold]:
     return expired
 
 
+RECONCILE_EVERY_S = 300
+
+
+def recover_journals(settings: Settings) -> list[journal.Recovered]:
+    """Settle what dead data planes on this host left in their journals, then free their holds."""
+    with db.connection_context():
+        return journal.recover(settings.journals)
+
+
 def reconcile_balances(settings: Settings) -> list[billing.Drift]:
-    """Check every cached balance against Σ ledger − Σ active holds; report drifts, fix nothing."""
+    """Check balances: drifts from Σ ledger − Σ active holds, balances below zero, and charges
+    settled after their lease was lost (since the previous run); report them, fix nothing."""
+    since = utcnow() - dt.timedelta(seconds=RECONCILE_EVERY_S)
     with db.connection_context(), consistent_snapshot():
         drifts = billing.reconcile()
-        emails = dict(
-            User.select(User.id, User.email).where(User.id.in_([d.user_id for d in drifts])).tuples()
-        )
+        negative = billing.overdrafts()
+        lost = billing.lost_hold_charges(since)
+        ids = [d.user_id for d in drifts] + [o.user_id for o in negative] + [x.user_id for x in lost]
+        emails = dict(User.select(User.id, User.email).where(User.id.in_(ids)).tuples())
     for drift in drifts:
         log.error(
             "BALANCE DRIFT for user %s (%s): stored %s USD, ledger minus active holds says %s USD",
@@ -84,7 +96,24 @@ def reconcile_balances(settings: Settings) -> list[billing.Drift]:
             format_usd(drift.stored),
             format_usd(drift.expected),
         )
-    if not drifts:
+    for overdraft in negative:
+        log.error(
+            "NEGATIVE BALANCE for user %s (%s): %s USD",
+            overdraft.user_id,
+            emails.get(overdraft.user_id, "?"),
+            format_usd(overdraft.balance),
+        )
+    for charges in lost:
+        log.error(
+            "CHARGED AFTER A LOST LEASE for user %s (%s): %d request(s), %s USD collected from the "
+            "balance, %s USD not collected (shortfall)",
+            charges.user_id,
+            emails.get(charges.user_id, "?"),
+            charges.requests,
+            format_usd(charges.collected),
+            format_usd(charges.shortfall),
+        )
+    if not (drifts or negative or lost):
         log.info("balances reconcile with the ledger")
     return drifts
 
@@ -105,8 +134,9 @@ def heartbeat(settings: Settings) -> dt.datetime:
 
 JOBS: tuple[JobSpec, ...] = (
     JobSpec("heartbeat", heartbeat, every=15),
-    JobSpec("expire_stale_holds", expire_holds, every=30),
-    JobSpec("reconcile_balances", reconcile_balances, every=300),
+    JobSpec("recover_journals", recover_journals, every=10),
+    JobSpec("expire_stale_holds", expire_holds, every=10),
+    JobSpec("reconcile_balances", reconcile_balances, every=RECONCILE_EVERY_S),
     JobSpec("scan_tron_deposits", scan_deposits, every=lambda s: s.tron_scan_interval_s),
     JobSpec("purge_stored_responses", purge_stored_responses, every=600),
 )

@@ -189,7 +189,8 @@ class UsageRecord(BaseModel):
     upstream_model = CharField(default="", max_length=200)
     endpoint = CharField(default="chat", max_length=32)  # chat | embeddings
     stream = BooleanField(default=False)
-    status = CharField(max_length=16)  # ok | partial | error | unsettled
+    # ok | partial | error | unsettled (its process died mid-request: billed up to its last checkpoint)
+    status = CharField(max_length=16)
     http_status = IntegerField(default=200)
     prompt_tokens = IntegerField(default=0)
     cached_tokens = IntegerField(default=0)
@@ -205,10 +206,21 @@ class UsageRecord(BaseModel):
     latency_ms = IntegerField(default=0)
     ttft_ms = IntegerField(null=True)
     error = TextField(default="")
+    # How the charge was collected (shared/billing.py `settle`): `held` was set aside for the
+    # request; `off_hold` came from the balance beyond the hold (usage above the hold, or a hold
+    # lost while the request ran, then `hold_lost`); `shortfall` was priced but the balance could
+    # not cover it, so it was not collected.
+    held = BigIntegerField(default=0)
+    off_hold = BigIntegerField(default=0)
+    shortfall = BigIntegerField(default=0)
+    hold_lost = BooleanField(default=False)
     created_at = DateTimeField(default=utcnow, index=True)
 
     class Meta:
-        indexes = ((("user", "created_at"), False),)
+        indexes = (
+            (("user", "created_at"), False),
+            (("status", "created_at"), False),
+        )
 
 
 class StoredResponse(BaseModel):

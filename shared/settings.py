@@ -105,9 +105,13 @@ class Settings:
     provider_cooldown_s: float = 30.0
     # Billing: a data-plane process reserves balance in leases of about this size (nano-USD).
     lease_chunk_nano: int = 200_000_000
-    lease_ttl_s: float = 300.0
+    # A lease not renewed for this long is given back by the worker; a process stops carving
+    # from a lease it could not renew well before then (dataplane/leases.py).
+    lease_ttl_s: float = 30.0
     lease_idle_release_s: float = 10.0
     settle_flush_interval_s: float = 0.02
+    # Where each data-plane process journals its requests until they are settled (None: var/journal).
+    journal_dir: Path | None = None
     # Responses API: days a response delivered with `store` is kept; 0 keeps nothing (as if every
     # request said `store: false`). TOLLGATE_RESPONSE_RETENTION_DAYS below 0 stops start-up.
     response_retention_days: int = 30
@@ -115,6 +119,11 @@ class Settings:
     tron_scan_interval_s: float = 30.0
     tron_node_timeout_s: float = 10.0
     extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def journals(self) -> Path:
+        """The directory of the data planes' journals."""
+        return self.journal_dir or self.var_dir / "journal"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -143,6 +152,8 @@ class Settings:
             provider_cooldown_s=_env_float("TOLLGATE_PROVIDER_COOLDOWN_S", 30.0),
             upstream_connect_timeout_s=_env_float("TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_S", 3.0),
             lease_chunk_nano=_env_int("TOLLGATE_LEASE_CHUNK_NANO", 200_000_000),
+            lease_ttl_s=_env_float("TOLLGATE_LEASE_TTL_S", 30.0),
+            journal_dir=Path(_env("TOLLGATE_JOURNAL_DIR", str(var_dir / "journal"))).resolve(),
             response_retention_days=_env_count("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
             tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
             tron_node_timeout_s=_env_float("TOLLGATE_TRON_NODE_TIMEOUT_S", 10.0),

@@ -148,6 +148,8 @@ class CompletionsEncoder:
         self.created = created
         self.include_usage = include_usage
         self.id = "cmpl-"
+        self.indexes: set[int] = {0}  # the choices seen
+        self.finish_seen = False
 
     def feed(self, chunk: dict[str, Any]) -> bytes:
         """The completion chunk for one chat chunk (the usage chunk only when it was asked for)."""
@@ -166,11 +168,24 @@ class CompletionsEncoder:
             finish = choice.get("finish_reason") if isinstance(choice, dict) else None
             if text or finish:
                 index = choice.get("index", 0)
+                self.indexes.add(index if isinstance(index, int) else 0)
+                self.finish_seen = self.finish_seen or bool(finish)
                 out.append({"text": text or "", "index": index, "logprobs": None, "finish_reason": finish})
         return b"data: " + orjson.dumps({**base, "choices": out}) + b"\n\n" if out else b""
 
-    def done(self) -> bytes:
-        return b"data: [DONE]\n\n"
+    def done(self, usage: TokenUsage, finish_reason: str | None) -> bytes:
+        """The end; a stream the relay cut at the paid cap first gets its "length" finish (and usage)."""
+        out = b""
+        if finish_reason == "length" and not self.finish_seen:
+            base = {"id": self.id, "object": "text_completion", "created": self.created, "model": self.model}
+            choices = [
+                {"text": "", "index": i, "logprobs": None, "finish_reason": "length"}
+                for i in sorted(self.indexes)
+            ]
+            out = b"data: " + orjson.dumps({**base, "choices": choices}) + b"\n\n"
+            if self.include_usage:
+                out += b"data: " + orjson.dumps({**base, "choices": [], "usage": _usage(usage)}) + b"\n\n"
+        return out + b"data: [DONE]\n\n"
 
 
 def completion_tokens_of(payload: dict[str, Any]) -> int:

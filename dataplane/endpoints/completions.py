@@ -45,7 +45,7 @@ class CompletionsChunks:
         return self.encoder.feed(chunk)
 
     def closing(self, usage: TokenUsage, finish_reason: str | None) -> bytes:
-        return self.encoder.done()
+        return self.encoder.done(usage, finish_reason)
 
     def failure(self, code: str, message: str) -> bytes:
         return ChatEncoder(False).failure(code, message)
@@ -76,7 +76,7 @@ class Completions(Endpoint):
         return NativeReply(content, usage, completion_tokens_of(payload) if usage is None else 0)
 
     def native_stream(self, call: Call, r: Reservation) -> ChatStream:
-        return ChatStream(PASS_THROUGH, ChatEncoder(call.include_usage), self.counted_prompt(call))
+        return ChatStream(PASS_THROUGH, ChatEncoder(call.include_usage, call.n), self.counted_prompt(call))
 
     def chat_body(self, call: Call, r: Reservation) -> dict[str, Any]:
         return to_chat_body(call.parsed, r.output_cap)

@@ -88,6 +88,8 @@ class NativeResponses:
         self.meter = Meter()
         self.copy = NativeResponsesMeter()
         self.prompt = counted_prompt
+        self.started: dict[str, Any] = {}  # the response object of `response.created`
+        self.sequence = 0
 
     def opening(self) -> bytes:
         return b""
@@ -99,10 +101,18 @@ class NativeResponses:
             return b""
         if not isinstance(payload, dict):
             return whole
+        kind = payload.get("type")
+        if kind == "response.created" and isinstance(payload.get("response"), dict):
+            self.started = payload["response"]
+        if isinstance(payload.get("sequence_number"), int):
+            self.sequence = payload["sequence_number"]
         before = self.copy.delivered_tokens
-        self.copy.feed(payload.get("type"), payload)
+        self.copy.feed(kind, payload)
         if self.copy.delivered_tokens > before:
-            self.meter.delivered(self.copy.delivered_tokens - before)
+            tokens = self.copy.delivered_tokens - before
+            if not self.meter.allows(tokens):
+                return b""
+            self.meter.delivered(tokens)
         self.meter.usage = self.copy.usage
         self.meter.finished = self.meter.done = self.copy.finished
         if self.copy.error is not None:
@@ -111,7 +121,22 @@ class NativeResponses:
         return whole
 
     def closing(self) -> bytes:
-        return b""
+        """Nothing (the upstream's own end went out), unless the relay cut the stream at the paid cap."""
+        if not self.meter.capped:
+            return b""
+        usage = self.counted_usage()
+        response = {
+            **self.started,
+            "status": "incomplete",
+            "incomplete_details": {"reason": "max_output_tokens"},
+            "usage": {
+                "input_tokens": usage.prompt_tokens,
+                "output_tokens": usage.completion_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+        }
+        payload = {"type": "response.incomplete", "sequence_number": self.sequence + 1, "response": response}
+        return b"event: response.incomplete\ndata: " + orjson.dumps(payload) + b"\n\n"
 
     def failure(self, code: str, message: str) -> bytes:
         return _error_event(code, message)

@@ -238,24 +238,46 @@ def test_group_multiplier_applies_to_the_charge(
     assert record.multiplier_ppm == 1_500_000
 
 
-def test_over_delivery_is_charged_at_most_the_hold_but_recorded_in_full(
+def test_usage_above_the_hold_is_charged_in_full_from_the_balance(
     gateway: ServerThread, upstream: FakeUpstream, alice: Customer
 ) -> None:
-    upstream.script(Reply(usage=(10, 1_000_000)))
+    upstream.script(Reply(usage=(10, 1_000_000)))  # an upstream that ignores max_tokens
 
     raw = alice.client(gateway.url).chat.completions.with_raw_response.create(
         model=CHAT_MODEL, messages=HELLO, max_tokens=10
     )
 
     [record] = usage_for(1)
-    assert record.completion_tokens == 1_000_000
-    assert record.cost == 10 * 1_000 + 1_000_000 * 2_000
-    assert 10 * 2_000 < record.charge < 10_000 * 1_000  # the hold: prompt bound plus 10 output tokens
+    priced = 10 * 1_000 + 1_000_000 * 2_000
     hold = prompt_bound(raw.http_request) * 1_000 + 10 * 2_000
-    assert record.charge == hold
-    assert charges(alice.user_id) == [hold]
+    assert record.completion_tokens == 1_000_000
+    assert record.cost == priced
+    assert (record.charge, record.held, record.shortfall) == (priced, hold, 0)
+    # The lease (one 0.2 USD chunk) covered what it had; the balance gave the rest.
+    assert record.off_hold == priced - 200_000_000
+    assert charges(alice.user_id) == [priced]
     gateway.stop()
-    assert balance(alice.user_id) == 10_000_000_000 - hold
+    assert balance(alice.user_id) == 10_000_000_000 - priced
+    assert billing.reconcile() == [] and billing.overdrafts() == []
+
+
+def test_usage_the_balance_cannot_cover_is_a_recorded_shortfall_and_never_an_overdraft(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable
+) -> None:
+    customer = stocked.customer(1_000_000_000)  # 1 USD; the reply below is priced at 2 USD
+    gateway = start_gateway()
+    upstream.script(Reply(usage=(10, 1_000_000)))
+
+    customer.client(gateway.url).chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=10)
+
+    [record] = usage_for(1)
+    priced = 10 * 1_000 + 1_000_000 * 2_000
+    assert record.charge == 1_000_000_000  # everything the balance had
+    assert record.shortfall == priced - 1_000_000_000
+    assert charges(customer.user_id) == [1_000_000_000]
+    gateway.stop()
+    assert balance(customer.user_id) == 0
+    assert billing.reconcile() == [] and billing.overdrafts() == []
 
 
 def test_upstream_failure_is_not_billed(

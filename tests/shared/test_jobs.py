@@ -82,13 +82,16 @@ def test_the_scheduler_runs_every_registered_job(settings: Settings) -> None:
     scheduled = {job.id: job for job in scheduler.get_jobs()}
     assert set(scheduled) == {
         "heartbeat",
+        "recover_journals",
         "expire_stale_holds",
         "reconcile_balances",
         "scan_tron_deposits",
         "purge_stored_responses",
         "scan_deposits",
     }
-    assert scheduled["expire_stale_holds"].trigger.interval == dt.timedelta(seconds=30)
+    # The held money of a dead data plane is back within a minute (journal recovery, or the lease ttl).
+    assert scheduled["recover_journals"].trigger.interval == dt.timedelta(seconds=10)
+    assert scheduled["expire_stale_holds"].trigger.interval == dt.timedelta(seconds=10)
     assert scheduled["scan_deposits"].trigger.interval == dt.timedelta(seconds=settings.lease_ttl_s / 60)
 
 

@@ -59,6 +59,7 @@ class NativeMessages:
         self.meter = Meter()
         self.prompt = counted_prompt
         self.usage_fields: dict[str, Any] = {}
+        self.open_block: int | None = None  # the index of the content block open, if any
 
     def opening(self) -> bytes:
         return b""
@@ -81,8 +82,15 @@ class NativeMessages:
         if kind == "message_start":
             message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
             self._usage(message.get("usage"))
+        elif kind == "content_block_start":
+            self.open_block = payload.get("index") if isinstance(payload.get("index"), int) else 0
+        elif kind == "content_block_stop":
+            self.open_block = None
         elif kind == "content_block_delta":
-            self.meter.delivered(_delta_tokens(payload.get("delta")))
+            tokens = _delta_tokens(payload.get("delta"))
+            if not self.meter.allows(tokens):
+                return b""
+            self.meter.delivered(tokens)
         elif kind == "message_delta":
             self._usage(payload.get("usage"))
             self.meter.finished = True
@@ -96,7 +104,17 @@ class NativeMessages:
             self.meter.usage = usage_from_anthropic(self.usage_fields)
 
     def closing(self) -> bytes:
-        return b""
+        """Nothing (the upstream's own end went out), unless the relay cut the stream at the paid cap."""
+        if not self.meter.capped:
+            return b""
+        events = []
+        if self.open_block is not None:
+            events.append(sse_event({"type": "content_block_stop", "index": self.open_block}))
+        delta = {"stop_reason": "max_tokens", "stop_sequence": None}
+        usage = anthropic_usage(self.counted_usage())
+        events.append(sse_event({"type": "message_delta", "delta": delta, "usage": usage}))
+        events.append(sse_event({"type": "message_stop"}))
+        return b"".join(events)
 
     def failure(self, code: str, message: str) -> bytes:
         return failure_event(code, message)
