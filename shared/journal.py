@@ -9,7 +9,7 @@ end a request leave it:
 - `checkpoint`: a stream's usage and charge so far, every ~256 tokens or ~2 s of delivery;
 - `final`: the settlement itself, just before the last byte is sent.
 
-An append is one `write(2)` to a file the process keeps open: once it returns, the bytes are the
+An append is a copy into a shared memory map of the file: once it is done, the bytes are the
 kernel's and survive the process (not the machine; that is the cost of keeping the database off
 the response path). The process holds an exclusive `flock` on `<name>.lock` for its lifetime;
 the lock is the kernel's proof of life, released the instant the process dies.
@@ -93,7 +93,9 @@ def read(path: Path) -> tuple[str, dict[str, Entry]]:
     """The holder and the requests of one journal file (a torn last line is ignored)."""
     holder = ""
     entries: dict[str, Entry] = {}
-    for raw in path.read_bytes().splitlines():
+    for raw in path.read_bytes().rstrip(b"\0").splitlines():
+        if not raw.strip(b"\0"):
+            continue
         try:
             kind, request_id, payload = orjson.loads(raw)
         except (orjson.JSONDecodeError, ValueError, TypeError):
