@@ -261,14 +261,18 @@ class StreamRelay:
 
     async def _keepalive(self, send: Send) -> None:
         interval = self.gateway.settings.keepalive_interval_s
+        meter = self.dialect.meter
         while True:
-            # Woken at least every CHECKPOINT_S, so a stream gone quiet still gets its checkpoint.
-            await asyncio.sleep(
-                min(CHECKPOINT_S, max(interval - (time.monotonic() - self.last_write), 0.001))
-            )
+            # Woken at least every CHECKPOINT_S, and when a checkpoint falls due, so a stream gone
+            # quiet still gets its checkpoint in time.
+            now = time.monotonic()
+            wait = min(CHECKPOINT_S, interval - (now - self.last_write))
+            if meter.delivered_tokens != self.checkpoint_tokens:
+                wait = min(wait, self.checkpoint_at + CHECKPOINT_S - now)
+            await asyncio.sleep(max(wait, 0.001))
             if self.ended:
                 return
-            self._checkpoint(self.dialect.meter, time.monotonic())
+            self._checkpoint(meter, time.monotonic())
             if time.monotonic() - self.last_write >= interval:
                 self.last_write = time.monotonic()
                 await send({"type": "http.response.body", "body": self.dialect.keepalive, "more_body": True})

@@ -153,6 +153,7 @@ class Settings:
             upstream_connect_timeout_s=_env_float("TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_S", 3.0),
             lease_chunk_nano=_env_int("TOLLGATE_LEASE_CHUNK_NANO", 200_000_000),
             lease_ttl_s=_env_float("TOLLGATE_LEASE_TTL_S", 30.0),
+            settle_flush_interval_s=_env_float("TOLLGATE_SETTLE_FLUSH_INTERVAL_S", 0.02),
             journal_dir=Path(_env("TOLLGATE_JOURNAL_DIR", str(var_dir / "journal"))).resolve(),
             response_retention_days=_env_count("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
             tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
