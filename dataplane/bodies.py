@@ -1,7 +1,9 @@
 """Reading and checking request bodies: parse JSON once, 400 with `param` on what is wrong.
 
 Only what the gateway itself relies on is checked (model, messages, stream flags, output caps,
-`n`, embeddings input); every other field passes through to the upstream untouched.
+`n`, embeddings input); every other field passes through to the upstream untouched. Every number
+the gateway computes with is bounded here (`bounded_int`, with the ceilings below), so no client
+value can overflow a hold, a usage record or a rate-limit counter.
 """
 
 from __future__ import annotations
@@ -13,6 +15,23 @@ import orjson
 from starlette.requests import Request
 
 from dataplane.errors import bad_request, too_large
+
+# The ceiling of every output cap (max_tokens, max_completion_tokens, max_output_tokens, Anthropic
+# max_tokens and thinking.budget_tokens). A hold is shared/money.py's worst_case: tokens × price
+# (nano-USD per 1M tokens) / 1M × multiplier_ppm / 1M, with tokens = cap × n. At the ceilings,
+# 10M tokens × n 128 at $1,000 per 1M tokens (1e12 nano-USD) under the largest group multiplier
+# (×100, shared/group_admin.py) hold 1.28e17 nano-USD: 72 times below a BIGINT's 2**63 - 1
+# (9.2e18), and the rate limiter's int64 counters see at most 1.28e9 output tokens. No model
+# writes anywhere near 10M tokens in one reply, so no real request is refused.
+MAX_OUTPUT_TOKENS = 10_000_000
+# OpenAI's own limit on `n` (and on legacy `best_of` × prompts): each choice is paid for.
+MAX_N = 128
+# The ceiling of a prompt bound. A bound is sized from the body (at most max_body_bytes) plus fixed
+# allowances per media part, so a body of many empty image parts can claim billions of tokens; no
+# model reads a billion, and at this ceiling the prompt's share of a hold stays below 1e17 nano-USD
+# (1e9 tokens × $1,000 per 1M × 100), like the output's.
+MAX_PROMPT_TOKENS = 1_000_000_000
+SHOWN_CHARS = 40  # how much of a refused value an error message repeats
 
 
 @dataclass
@@ -70,13 +89,35 @@ def _model(body: dict[str, Any]) -> str:
     return model
 
 
-def _positive_int(body: dict[str, Any], name: str) -> int | None:
+def _shown(value: Any) -> str:
+    """A refused value as JSON, cut short (the client may have sent a whole document)."""
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= SHOWN_CHARS else text[:SHOWN_CHARS] + "…"
+
+
+def bounded_int(body: dict[str, Any], name: str, low: int, high: int, param: str | None = None) -> int | None:
+    """`body[name]` as an integer from `low` to `high` (None when absent or null); else a 400.
+
+    Booleans are not integers, and neither is a JSON number written with a fraction or an
+    exponent (10.0, 1e20): orjson reads integers beyond 2**64 as floats, so those land here too.
+    `param` is the field's path in the error (default `name`), e.g. "thinking.budget_tokens".
+    """
     value = body.get(name)
     if value is None:
         return None
-    if not _is_int(value) or value < 1:
-        raise bad_request(name, f"`{name}` must be a positive integer, got {value!r}.")
-    return value
+    param = param or name
+    if _is_int(value) and low <= value <= high:
+        return value
+    kind = "a whole number (no decimal point or exponent)" if isinstance(value, float) else "an integer"
+    raise bad_request(param, f"`{param}` must be {kind} from {low} to {high}, got {_shown(value)}.")
+
+
+def bounded_prompt(tokens: int) -> int:
+    """A prompt bound, at most MAX_PROMPT_TOKENS (it only sizes a hold, see above)."""
+    return min(tokens, MAX_PROMPT_TOKENS)
 
 
 def stream_flags(body: dict[str, Any]) -> tuple[bool, bool]:
@@ -104,11 +145,9 @@ def parse_chat(raw: bytes, body: dict[str, Any]) -> ChatRequest:
     model = _model(body)
     _messages(body)
     stream, include_usage = stream_flags(body)
-    max_tokens = _positive_int(body, "max_tokens")
-    max_completion = _positive_int(body, "max_completion_tokens")
-    n = _positive_int(body, "n") or 1
-    if n > 128:
-        raise bad_request("n", "`n` must be at most 128.")
+    max_tokens = bounded_int(body, "max_tokens", 1, MAX_OUTPUT_TOKENS)
+    max_completion = bounded_int(body, "max_completion_tokens", 1, MAX_OUTPUT_TOKENS)
+    n = bounded_int(body, "n", 1, MAX_N) or 1
     cap = max_completion if max_completion is not None else max_tokens
     return ChatRequest(raw, body, model, stream, include_usage, cap, n)
 

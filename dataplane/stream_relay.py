@@ -52,8 +52,9 @@ class Meter:
     `cap` is the output the request paid for (the output cap times `n`); an upstream that sends
     more is cut there (`capped`), since nothing pays for the rest. Upstreams send about one token
     per delta, so more deltas than the cap is over-delivery for sure; the text estimate (which
-    runs high on short deltas) only cuts at half again the cap, so an upstream that keeps to the
-    limit is never cut short by the estimate's error.
+    runs high on short deltas: about two per English word) only cuts at twice the cap, so an
+    upstream that keeps to the limit is not cut short by the estimate's error, while one sending
+    a few large deltas is still stopped.
     """
 
     def __init__(self) -> None:
@@ -73,7 +74,7 @@ class Meter:
         cap = self.cap
         if cap is None or tokens <= 0:
             return True
-        if self.pieces < cap and self.delivered_tokens + tokens <= cap * 3 // 2:
+        if self.pieces < cap and self.delivered_tokens + tokens <= 2 * cap + 16:
             return True
         self.capped = self.finished = True
         self.finish_reason = "length"

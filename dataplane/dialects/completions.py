@@ -14,12 +14,11 @@ from typing import Any
 
 import orjson
 
-from dataplane.bodies import stream_flags, text_or_tokens
+from dataplane.bodies import MAX_N, MAX_OUTPUT_TOKENS, bounded_int, stream_flags, text_or_tokens
 from dataplane.errors import bad_request
 from dataplane.tokens import estimate_tokens
 from shared.money import TokenUsage
 
-MAX_TOKENS = 10_000_000
 FILL_IN = (
     "You complete code and text in place. Reply with only the text that belongs between <prefix> and "
     "<suffix>: no explanations, no repetition of either part, no code fences."
@@ -40,19 +39,6 @@ class CompletionsRequest:
     n: int
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _int(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    if not _is_int(value) or not low <= value <= high:
-        raise bad_request(name, f"`{name}` must be an integer from {low} to {high}.")
-    return value
-
-
 def parse_completions(raw: bytes, body: dict[str, Any]) -> CompletionsRequest:
     """Check a completions body; 400 naming the bad field."""
     model = body.get("model")
@@ -63,10 +49,10 @@ def parse_completions(raw: bytes, body: dict[str, Any]) -> CompletionsRequest:
     if body.get("suffix") is not None and not isinstance(body["suffix"], str):
         raise bad_request("suffix", "`suffix` must be a string.")
     stream, usage = stream_flags(body)
-    cap = _int(body, "max_tokens", 1, MAX_TOKENS)
-    n = _int(body, "n", 1, 128) or 1
-    _int(body, "logprobs", 0, 5)
-    best_of = _int(body, "best_of", 1, 20)
+    cap = bounded_int(body, "max_tokens", 1, MAX_OUTPUT_TOKENS)
+    n = bounded_int(body, "n", 1, MAX_N) or 1
+    bounded_int(body, "logprobs", 0, 5)
+    best_of = bounded_int(body, "best_of", 1, 20)
     if best_of is not None and best_of < n:
         raise bad_request("best_of", "`best_of` must be at least `n`.")
     for name, low, high in (("temperature", 0, 2), ("top_p", 0, 1)):

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from dataplane.billing import Reservation
-from dataplane.bodies import ChatRequest, parse_chat
+from dataplane.bodies import ChatRequest, bounded_prompt, parse_chat
 from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.snapshot import RouteInfo
 from dataplane.stream_relay import ChatEncoder, ChatStream
@@ -43,7 +43,7 @@ class Chat(Endpoint):
         return Call(
             chat.model,
             chat.stream,
-            chat_prompt_bound(raw, body),
+            bounded_prompt(chat_prompt_bound(raw, body)),
             chat.requested_cap,
             chat,
             n=chat.n,

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from dataplane.billing import Reservation
+from dataplane.bodies import bounded_prompt
 from dataplane.dialects.completions import (
     CompletionsEncoder,
     CompletionsRequest,
@@ -57,7 +58,7 @@ class Completions(Endpoint):
 
     def parse(self, raw: bytes, body: dict[str, Any], headers: httpx.Headers | Any) -> Call:
         req: CompletionsRequest = parse_completions(raw, body)
-        bound = len(raw) + OVERHEAD_TOKENS
+        bound = bounded_prompt(len(raw) + OVERHEAD_TOKENS)
         usage = req.include_usage
         return Call(req.model, req.stream, bound, req.requested_cap, req, n=req.n, include_usage=usage)
 

@@ -14,7 +14,7 @@ import httpx
 import orjson
 
 from dataplane.billing import Reservation
-from dataplane.bodies import parse_embeddings
+from dataplane.bodies import bounded_prompt, parse_embeddings
 from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import upstream_error
 from dataplane.snapshot import RouteInfo
@@ -46,7 +46,8 @@ class Embeddings(Endpoint):
 
     def parse(self, raw: bytes, body: dict[str, Any], headers: httpx.Headers | Any) -> Call:
         wanted = parse_embeddings(body)
-        return Call(wanted.model, False, embeddings_prompt_bound(body["input"]), None, wanted)
+        bound = bounded_prompt(embeddings_prompt_bound(body["input"]))
+        return Call(wanted.model, False, bound, None, wanted)
 
     def native_request(
         self, adapter: Upstream, route: RouteInfo, call: Call, r: Reservation

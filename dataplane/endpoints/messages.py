@@ -19,7 +19,7 @@ from starlette.responses import Response
 
 from dataplane.auth import authenticate, resolve_model
 from dataplane.billing import Reservation
-from dataplane.bodies import read_json
+from dataplane.bodies import bounded_prompt, read_json
 from dataplane.dialects.anthropic.streams import MessagesEncoder, NativeMessages
 from dataplane.dialects.anthropic.tokens import estimate_messages_tokens, messages_prompt_bound
 from dataplane.dialects.anthropic.wire import (
@@ -66,7 +66,7 @@ class Messages(Endpoint):
         return Call(
             wanted.model,
             wanted.stream,
-            messages_prompt_bound(raw, body),
+            bounded_prompt(messages_prompt_bound(raw, body)),
             wanted.max_tokens,
             wanted,
             headers=forwarded_headers(headers),

@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from dataplane.auth import authenticate
 from dataplane.billing import Caller, Reservation
+from dataplane.bodies import bounded_prompt
 from dataplane.dialects.responses.streams import NativeResponsesMeter, ResponsesEncoder
 from dataplane.dialects.responses.wire import (
     ResponsesRequest,
@@ -65,8 +66,10 @@ def _media_allowance(items: list[Any]) -> tuple[int, int]:
         for part in content if isinstance(content, list) else ():
             if isinstance(part, dict) and part.get("type") in MEDIA_TYPES:
                 data = part.get("image_url") or part.get("file_data") or ""
-                size += len(data) if isinstance(data, str) else 0
-                allowance += max(IMAGE_TOKENS, size * 3 // 4 if part["type"] == "input_file" else 0)
+                # Each file is allowed its own decoded size (a running total would grow as N²).
+                own = len(data) if isinstance(data, str) else 0
+                size += own
+                allowance += max(IMAGE_TOKENS, own * 3 // 4 if part["type"] == "input_file" else 0)
     return size, allowance
 
 
@@ -74,9 +77,9 @@ def prompt_bound(raw: bytes, history: list[dict[str, Any]], req: ResponsesReques
     """An upper bound on the prompt tokens: the bytes of the body and of the stored conversation."""
     bound = len(raw) + len(orjson.dumps(history)) + OVERHEAD_TOKENS
     if not any(marker.encode() in raw for marker in MEDIA_TYPES) and b"input_" not in orjson.dumps(history):
-        return bound
+        return bounded_prompt(bound)
     size, allowance = _media_allowance([*history, *input_items(req)])
-    return max(bound - size + allowance, OVERHEAD_TOKENS)
+    return bounded_prompt(max(bound - size + allowance, OVERHEAD_TOKENS))
 
 
 class NativeResponses:
@@ -90,6 +93,23 @@ class NativeResponses:
         self.prompt = counted_prompt
         self.started: dict[str, Any] = {}  # the response object of `response.created`
         self.sequence = 0
+        # What went out, to tell it again in the `response.incomplete` of a stream cut at the cap.
+        self.items: dict[str, dict[str, Any]] = {}
+        self.texts: dict[str, str] = {}
+
+    def _item(self, item: Any) -> None:
+        if isinstance(item, dict) and isinstance(item.get("id"), str):
+            self.items[item["id"]] = item
+
+    def _output(self) -> list[dict[str, Any]]:
+        output = []
+        for item_id, item in self.items.items():
+            if item.get("type") == "message" and item.get("status") != "completed":
+                text = self.texts.get(item_id, "")
+                part = {"type": "output_text", "text": text, "annotations": []}
+                item = {**item, "status": "incomplete", "content": [part]}
+            output.append(item)
+        return output
 
     def opening(self) -> bytes:
         return b""
@@ -104,6 +124,8 @@ class NativeResponses:
         kind = payload.get("type")
         if kind == "response.created" and isinstance(payload.get("response"), dict):
             self.started = payload["response"]
+        elif kind in ("response.output_item.added", "response.output_item.done"):
+            self._item(payload.get("item"))
         if isinstance(payload.get("sequence_number"), int):
             self.sequence = payload["sequence_number"]
         before = self.copy.delivered_tokens
@@ -113,6 +135,9 @@ class NativeResponses:
             if not self.meter.allows(tokens):
                 return b""
             self.meter.delivered(tokens)
+            if kind == "response.output_text.delta":
+                item_id = str(payload.get("item_id"))
+                self.texts[item_id] = self.texts.get(item_id, "") + payload["delta"]
         self.meter.usage = self.copy.usage
         self.meter.finished = self.meter.done = self.copy.finished
         if self.copy.error is not None:
@@ -129,6 +154,7 @@ class NativeResponses:
             **self.started,
             "status": "incomplete",
             "incomplete_details": {"reason": "max_output_tokens"},
+            "output": self._output(),
             "usage": {
                 "input_tokens": usage.prompt_tokens,
                 "output_tokens": usage.completion_tokens,

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from dataplane.bodies import MAX_OUTPUT_TOKENS, bounded_int
 from dataplane.errors import bad_request
 from shared.money import TokenUsage
 
@@ -67,16 +68,24 @@ def _check_messages(messages: Any) -> None:
         )
 
 
+def _check_thinking(thinking: Any) -> None:
+    """`thinking` is an object; its `budget_tokens` (which picks the reasoning effort) an output cap."""
+    if thinking is None:
+        return
+    if not isinstance(thinking, dict):
+        raise bad_request("thinking", "thinking: must be an object.")
+    bounded_int(thinking, "budget_tokens", 1, MAX_OUTPUT_TOKENS, "thinking.budget_tokens")
+
+
 def parse_messages(raw: bytes, body: dict[str, Any], need_max_tokens: bool = True) -> MessagesRequest:
     """Check a Messages body (count_tokens bodies have no max_tokens); 400 naming the bad field."""
     model = body.get("model")
     if not isinstance(model, str) or not model.strip():
         raise bad_request("model", "model: Field required (a string).")
-    max_tokens = body.get("max_tokens")
+    max_tokens = bounded_int(body, "max_tokens", 1, MAX_OUTPUT_TOKENS)
     if max_tokens is None and need_max_tokens:
         raise bad_request("max_tokens", "max_tokens: Field required (a positive integer).")
-    if max_tokens is not None and (not _is_int(max_tokens) or max_tokens < 1):
-        raise bad_request("max_tokens", f"max_tokens: must be a positive integer, got {max_tokens!r}.")
+    _check_thinking(body.get("thinking"))
     _check_messages(body.get("messages"))
     system = body.get("system")
     if system is not None and not isinstance(system, str | list):

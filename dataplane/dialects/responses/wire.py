@@ -15,10 +15,10 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from dataplane.bodies import MAX_OUTPUT_TOKENS, bounded_int
 from dataplane.errors import bad_request
 from shared.money import TokenUsage
 
-MAX_OUTPUT_TOKENS = 10_000_000
 ROLES = ("user", "assistant", "system", "developer")
 TEXT_PARTS = ("input_text", "output_text", "text", "refusal", "summary_text")
 NAMESPACE_JOIN = "__"
@@ -104,17 +104,6 @@ def _check_text(text: Any) -> None:
         raise bad_request("text.format", "a json_schema format needs a `name` string and a `schema` object.")
 
 
-def _max_output(body: dict[str, Any]) -> int | None:
-    value = body.get("max_output_tokens")
-    if value is None:
-        return None
-    if not _is_int(value) or not 1 <= value <= MAX_OUTPUT_TOKENS:
-        raise bad_request(
-            "max_output_tokens", f"`max_output_tokens` must be an integer from 1 to {MAX_OUTPUT_TOKENS}."
-        )
-    return value
-
-
 def parse_responses(raw: bytes, body: dict[str, Any]) -> ResponsesRequest:
     """Check a Responses body; 400 naming the bad field."""
     model = body.get("model")
@@ -136,7 +125,8 @@ def parse_responses(raw: bytes, body: dict[str, Any]) -> ResponsesRequest:
     _check_text(body.get("text"))
     stream = _bool(body, "stream", False)
     store = _bool(body, "store", True)
-    return ResponsesRequest(raw, body, model, stream, store, previous, _max_output(body))
+    cap = bounded_int(body, "max_output_tokens", 1, MAX_OUTPUT_TOKENS)
+    return ResponsesRequest(raw, body, model, stream, store, previous, cap)
 
 
 def new_id(prefix: str) -> str:
