@@ -16,7 +16,7 @@ from console.filters import usd_plain
 from console.htmx import render_page
 from shared.models import ApiKey, UsageRecord
 from shared.pagination import page_number, paginate
-from shared.reports import UsageFilter, usage_query
+from shared.reports import STATUSES, UsageFilter, usage_query
 
 bp = Blueprint("usage", __name__, url_prefix="/usage")
 
@@ -47,12 +47,13 @@ def filter_from_args(args: MultiDict, user_id: int | None, operator: bool = Fals
         model=(args.get("model") or "").strip()[:200],
         key_id=int(key) if key.isdigit() else None,
         customer=(args.get("customer") or "").strip()[:254] if operator else "",
+        status=args.get("status") if args.get("status") in STATUSES else "",
     )
 
 
 def filter_args(args: MultiDict) -> dict[str, str]:
     """The non-empty filter parameters, to carry into pager and export links."""
-    names = ("date_from", "date_to", "model", "key", "customer")
+    names = ("date_from", "date_to", "model", "key", "customer", "status")
     return {n: args[n] for n in names if args.get(n)}
 
 

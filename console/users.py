@@ -8,11 +8,13 @@ from wtforms import SelectChoice
 from console.access import me, operator_required
 from console.forms import AdjustForm, UserGroupForm, nano_of
 from console.htmx import render_page
+from console.recovery import link_for
 from shared.accounts import set_user_status
-from shared.billing import InsufficientBalance, adjust, held_for
+from shared.billing import InsufficientBalance, adjust, balances, held_for
 from shared.group_admin import group_by_id, set_user_group
 from shared.models import ApiKey, Group, User
 from shared.pagination import page_number, paginate
+from shared.password_resets import issue_reset
 from shared.reports import UsageFilter, ledger_query, usage_query
 
 bp = Blueprint("users", __name__, url_prefix="/operator/users")
@@ -36,7 +38,8 @@ def index():
     if q:
         query = query.where(User.email.contains(q.lower()))
     page = paginate(query, page_number(request.args.get("page")))
-    return render_page("users/index.html", "users/_table.html", page=page, q=q)
+    money = balances(page.items)
+    return render_page("users/index.html", "users/_table.html", page=page, q=q, money=money)
 
 
 def _group_form(user: User) -> UserGroupForm:
@@ -47,7 +50,7 @@ def _group_form(user: User) -> UserGroupForm:
 
 @bp.get("/<int:user_id>")
 @operator_required
-def show(user_id: int, adjust_form: AdjustForm | None = None):
+def show(user_id: int, adjust_form: AdjustForm | None = None, reset_link: str | None = None):
     """One user: balance, keys, recent usage and ledger, and the operator's actions."""
     user = _user(user_id)
     return render_template(
@@ -59,6 +62,7 @@ def show(user_id: int, adjust_form: AdjustForm | None = None):
         ledger=list(ledger_query(user.id).limit(DETAIL_ROWS)),
         adjust_form=adjust_form or AdjustForm(formdata=None),
         group_form=_group_form(user),
+        reset_link=reset_link,
     )
 
 
@@ -96,6 +100,15 @@ def change_group(user_id: int):
     else:
         flash("Choose one of the groups.", "error")
     return redirect(url_for("users.show", user_id=user.id), code=303)
+
+
+@bp.post("/<int:user_id>/reset-link")
+@operator_required
+def password_reset_link(user_id: int):
+    """Issue a one-time link that lets the user choose a new password; shown once, on this page."""
+    user = _user(user_id)
+    issued = issue_reset(user.id)
+    return show(user.id, reset_link=link_for(issued.token))
 
 
 @bp.post("/<int:user_id>/status")

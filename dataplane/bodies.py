@@ -24,12 +24,13 @@ from dataplane.errors import bad_request, too_large
 # (9.2e18), and the rate limiter's int64 counters see at most 1.28e9 output tokens. No model
 # writes anywhere near 10M tokens in one reply, so no real request is refused.
 MAX_OUTPUT_TOKENS = 10_000_000
-# OpenAI's own limit on `n` (and on legacy `best_of` × prompts): each choice is paid for.
+# OpenAI's own limit on `n`. Every choice is paid for, so `n` multiplies the hold.
 MAX_N = 128
 # The ceiling of a prompt bound. A bound is sized from the body (at most max_body_bytes) plus fixed
-# allowances per media part, so a body of many empty image parts can claim billions of tokens; no
-# model reads a billion, and at this ceiling the prompt's share of a hold stays below 1e17 nano-USD
-# (1e9 tokens × $1,000 per 1M × 100), like the output's.
+# allowances per media part, so a body of many empty image parts can claim billions of tokens. No
+# model reads a billion. With the output's ceiling, the largest hold is 2.28e9 tokens at $1,000 per
+# 1M × 100 = 2.3e17 nano-USD, 40 times below 2**63; overflowing it would take a price above $40,000
+# per 1M tokens (prices are set by the operator, not the client).
 MAX_PROMPT_TOKENS = 1_000_000_000
 SHOWN_CHARS = 40  # how much of a refused value an error message repeats
 

@@ -80,8 +80,8 @@ def recover_journals(settings: Settings) -> list[journal.Recovered]:
 
 def reconcile_balances(settings: Settings) -> list[billing.Drift]:
     """Check balances: drifts from Σ ledger − Σ active holds, balances below zero, and charges
-    settled after their lease was lost (since the previous run); report them, fix nothing."""
-    since = utcnow() - dt.timedelta(seconds=RECONCILE_EVERY_S)
+    settled after their lease was lost (requests of the last day); report them, fix nothing."""
+    since = utcnow() - dt.timedelta(days=1)
     with db.connection_context(), consistent_snapshot():
         drifts = billing.reconcile()
         negative = billing.overdrafts()
@@ -105,8 +105,8 @@ def reconcile_balances(settings: Settings) -> list[billing.Drift]:
         )
     for charges in lost:
         log.error(
-            "CHARGED AFTER A LOST LEASE for user %s (%s): %d request(s), %s USD collected from the "
-            "balance, %s USD not collected (shortfall)",
+            "CHARGED AFTER A LOST LEASE for user %s (%s), last 24 h: %d request(s), %s USD collected "
+            "from the balance, %s USD not collected (shortfall)",
             charges.user_id,
             emails.get(charges.user_id, "?"),
             charges.requests,

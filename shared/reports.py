@@ -14,6 +14,7 @@ from peewee import JOIN, Case, Query, fn
 from shared.models import ApiKey, LedgerEntry, UsageRecord, User, utcnow
 
 GROUPINGS = ("day", "model", "provider", "customer")
+STATUSES = ("ok", "partial", "error", "unsettled")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class UsageFilter:
     model: str = ""
     key_id: int | None = None
     customer: str = ""  # email substring, operators only
+    status: str = ""  # ok | partial | error | unsettled; "" for every status
 
 
 def _day_start(day: dt.date) -> dt.datetime:
@@ -46,6 +48,8 @@ def _usage_where(flt: UsageFilter) -> list:
         where.append(UsageRecord.api_key == flt.key_id)
     if flt.customer:
         where.append(User.email.contains(flt.customer.strip().lower()))
+    if flt.status:
+        where.append(UsageRecord.status == flt.status)
     return where
 
 
@@ -140,6 +144,8 @@ class Total:
     completion_tokens: int
     charge: int
     cost: int
+    shortfall: int = 0  # priced but not collected: the balance could not cover it
+    unsettled: int = 0  # requests cut by a data plane that died, billed to their last checkpoint
 
     @property
     def margin(self) -> int:
@@ -163,6 +169,8 @@ def totals(flt: UsageFilter, by: str | None) -> list[Total]:
         fn.SUM(UsageRecord.completion_tokens),
         fn.SUM(UsageRecord.charge),
         fn.SUM(UsageRecord.cost),
+        fn.SUM(UsageRecord.shortfall),
+        fn.SUM(Case(None, [(UsageRecord.status == "unsettled", 1)], 0)),
     ]
     column = _group_column(by) if by else None
     query = UsageRecord.select(*([column] if column is not None else []), *sums).join(

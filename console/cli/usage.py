@@ -24,10 +24,17 @@ def usage_row(record: UsageRecord) -> dict[str, Any]:
         "completion_tokens": record.completion_tokens,
         "cost_usd": usd(record.charge),
         "upstream_cost_usd": usd(record.cost),
+        "held_usd": usd(record.held),
+        "shortfall_usd": usd(record.shortfall),
+        "hold_lost": record.hold_lost,
         "status": record.status,
         "stream": record.stream,
+        "error": record.error,
         "created_at": iso(record.created_at),
     }
+
+
+STATUSES = ("ok", "partial", "error", "unsettled")
 
 
 @click.group()
@@ -37,9 +44,17 @@ def usage() -> None:
 
 @usage.command("list")
 @click.option("--email", help="Only this user's requests.")
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES),
+    help="Only requests that ended so (`unsettled`: cut by a data plane that died).",
+)
+@click.option(
+    "--shortfall", is_flag=True, help="Only requests whose charge the balance could not cover in full."
+)
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 @json_option
-def list_usage(email: str | None, limit: int, as_json: bool) -> None:
+def list_usage(email: str | None, status: str | None, shortfall: bool, limit: int, as_json: bool) -> None:
     """List usage records, newest first."""
     with opened_database():
         query = (
@@ -50,6 +65,12 @@ def list_usage(email: str | None, limit: int, as_json: bool) -> None:
         )
         if email is not None:
             query = query.where(UsageRecord.user == accounts.get_user(email).id)
+        if status is not None:
+            query = query.where(UsageRecord.status == status)
+        if shortfall:
+            query = query.where(UsageRecord.shortfall > 0)
         rows = [usage_row(r) for r in query]
     columns = ["created_at", "request_id", "email", "model", "prompt_tokens", "completion_tokens", "cost_usd"]
+    if status == "unsettled" or shortfall:
+        columns += ["held_usd", "shortfall_usd"]
     emit(rows, as_json, lambda r: table(r, columns, "no usage"))

@@ -67,8 +67,12 @@ def test_usage_is_listed_newest_first_with_exact_amounts(cli: Cli) -> None:
         "completion_tokens": 120,
         "cost_usd": "0.000078000",
         "upstream_cost_usd": "0.000050000",
+        "held_usd": "0.000000000",
+        "shortfall_usd": "0.000000000",
+        "hold_lost": False,
         "status": "partial",
         "stream": True,
+        "error": "",
         "created_at": newest["created_at"],
     }
     assert [u["request_id"] for u in cli.json("usage", "list", "--email", "alice@example.com")] == [
@@ -88,3 +92,14 @@ def test_unknown_email_is_refused(cli: Cli) -> None:
 def test_no_usage_yet(cli: Cli) -> None:
     assert cli.json("usage", "list") == []
     assert "no usage" in cli.ok("usage", "list")
+
+
+def test_unsettled_and_short_requests_are_listed_on_their_own(cli: Cli) -> None:
+    cli.ok("user", "create", "alice@example.com")
+    _settle("req-fine", "alice@example.com", 1_000, 3)
+    _settle("req-cut", "alice@example.com", 0, 2, status="unsettled", error="the data-plane process stopped")
+    listed = cli.json("usage", "list", "--status", "unsettled")
+    assert [(u["request_id"], u["status"]) for u in listed] == [("req-cut", "unsettled")]
+    assert "stopped" in listed[0]["error"]
+    assert "req-cut" in cli.ok("usage", "list", "--status", "unsettled")
+    assert cli.json("usage", "list", "--shortfall") == []

@@ -18,6 +18,8 @@ def test_create_prints_the_user_and_stores_a_hashed_password(cli: Cli) -> None:
         "group": "default",
         "status": "active",
         "balance_usd": "0.000000000",
+        "held_usd": "0.000000000",
+        "available_usd": "0.000000000",
         "created_at": created["created_at"],
     }
     stored = User.get(User.email == "boss@example.com")

@@ -9,7 +9,7 @@ import pytest
 from playhouse.test_utils import assert_query_count
 
 from shared.accounts import create_key, create_user, get_or_create_group
-from shared.billing import Settlement, settle
+from shared.billing import Settlement, post_entry, settle
 from shared.catalog import add_model_route, add_provider
 from shared.config_version import read_config_version
 from shared.models import CatalogModel, Group, LedgerEntry, Provider, Route, User
@@ -222,6 +222,8 @@ def test_revenue_totals_and_margin(
     web: Console, operator: User, customer: User, other_customer: User
 ) -> None:
     get_or_create_group()
+    for user in (customer, other_customer):
+        post_entry(user.id, 1_000_000, "deposit", f"dep:{user.id}")
     for user, model, provider in (
         (customer, "m-a", "p1"),
         (customer, "m-b", "p2"),
@@ -241,13 +243,35 @@ def test_revenue_totals_and_margin(
     assert export.count("\n") == 4 and customer.email in export
 
 
+def test_revenue_shows_what_was_not_collected_and_the_unsettled_requests(
+    web: Console, operator: User, customer: User
+) -> None:
+    get_or_create_group()
+    post_entry(customer.id, 1_000, "deposit", "dep:small")
+    short, cut = (
+        Settlement(request_id=uuid.uuid4().hex, user_id=customer.id, hold_id=None, api_key_id=None,
+                   model="m-a", charge=5_000, **extra)
+        for extra in ({}, {"status": "unsettled", "error": "the data-plane process stopped mid-request"})
+    )  # fmt: skip
+    settle([short, cut])
+    assert (short.charge, short.shortfall) == (1_000, 4_000)  # all the balance had
+    web.login_as(operator)
+    page = web.get("/operator/usage").get_data(as_text=True)
+    assert (
+        '<strong data-testid="shortfall" class="neg">$0.000009</strong>' in page
+    )  # 4,000 + 5,000 uncollected
+    assert '<strong data-testid="unsettled">1</strong>' in page
+    unsettled = web.get("/operator/usage?status=unsettled").get_data(as_text=True)
+    assert unsettled.count('data-testid="charge"') == 1 and "stopped mid-request" in unsettled
+
+
 def test_users_list_is_one_query_whatever_the_rows(web: Console, operator: User) -> None:
     web.login_as(operator)
     web.get("/operator/users")
-    with assert_query_count(2):  # the session user, the page of users with their groups
+    with assert_query_count(3):  # the session user, the page of users with their groups, their holds
         web.get("/operator/users")
     for i in range(30):
         create_user(f"user{i}@example.com")
-    with assert_query_count(2):
+    with assert_query_count(3):
         body = text(web.get("/operator/users"))
     assert "user29@example.com" in body

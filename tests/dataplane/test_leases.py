@@ -147,3 +147,60 @@ def test_settlement_is_retried_until_the_database_answers(database_url: str, sho
     assert charges(customer.user_id) == [1_234]
     billing.shrink_hold(hold, 0, close=True)
     assert balance(customer.user_id) == 1_000_000 - 1_234
+
+
+def _unreachable(*_args: Any) -> set[int]:
+    raise OperationalError("the database is unreachable (test)")
+
+
+def test_a_lease_lost_under_a_live_process_never_takes_a_balance_below_zero(
+    stocked: Shop, upstream: FakeUpstream, start_gateway: Callable, monkeypatch: Any
+) -> None:
+    customer = stocked.customer(1_000_000_000)
+    gateway = start_gateway(lease_ttl_s=3.0)
+    client = customer.client(gateway.url)
+    # Three streams that deliver 10 deltas, then stall; what they deliver is priced above what is left.
+    upstream.default = Reply(text=" ".join(["tok"] * 20), usage=(10, 20), stall_after=11, stall_s=60)
+    results: list[Any] = []
+
+    def read() -> None:
+        try:
+            results.append(
+                list(client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, stream=True))
+            )
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test checks
+            results.append(exc)
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    eventually(lambda: len(upstream.requests) == 3, what="three streams open")
+    started = utcnow()
+    # The database goes away for this process's lease renewals; the worker expires the lease.
+    monkeypatch.setattr("dataplane.leases._refresh", _unreachable)
+    [lease] = eventually(
+        lambda: billing.expire_stale_holds() or None, timeout=10, what="the worker expiring the lease"
+    )
+    assert lease.holder.startswith("dataplane:")
+    # The process no longer trusts the lease it could not renew: nothing new is carved from it.
+    upstream.default = Reply(usage=(10, 5))
+    try:
+        client.chat.completions.create(model=CHAT_MODEL, messages=HELLO)
+    except Exception as exc:  # noqa: BLE001
+        refused = exc
+    assert getattr(refused, "status_code", None) == 503
+    # Meanwhile the customer's money went elsewhere: 2,000 nano-USD are left.
+    billing.adjust(customer.user_id, -(balance(customer.user_id) - 2_000), "spent elsewhere (test)")
+    upstream.release()
+    for reader in readers:
+        reader.join(timeout=30)
+    records = usage_for(3)
+    assert len(records) == 3 and all(r.hold_lost for r in records)
+    priced = [r.prompt_tokens * 1_000 + r.completion_tokens * 2_000 for r in records]
+    assert [r.charge + r.shortfall for r in records] == priced
+    assert sum(r.charge for r in records) == 2_000  # what the balance had, and no more
+    assert balance(customer.user_id) == 0
+    assert billing.overdrafts() == [] and billing.reconcile() == []
+    [lost] = billing.lost_hold_charges(started - dt.timedelta(minutes=1))
+    assert (lost.user_id, lost.requests, lost.collected) == (customer.user_id, 3, 2_000)
+    assert lost.shortfall == sum(priced) - 2_000

@@ -15,7 +15,7 @@ import pytest
 
 from shared import accounts, billing, jobs
 from shared.heartbeat import HEARTBEAT_KEY, last_heartbeat
-from shared.models import Hold, KeyValue, User, utcnow
+from shared.models import Hold, KeyValue, LedgerEntry, User, utcnow
 from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -126,3 +126,15 @@ def test_the_worker_process_releases_stale_holds_and_stops_on_sigterm(
     assert worker.returncode == 0, log
     assert User.get_by_id(user.id).balance == 10_000
     assert "worker stopped" in log
+
+
+def test_reconciliation_flags_a_negative_balance(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = _customer(0)
+    User.update(balance=-5).where(User.id == user.id).execute()
+    LedgerEntry.create(user=user.id, amount=-5, kind="adjustment", ref="adj:test", reason="test")
+    with caplog.at_level("ERROR"):
+        jobs.reconcile_balances(settings)
+    assert billing.reconcile() == []  # the ledger agrees: only the sign is wrong
+    assert f"NEGATIVE BALANCE for user {user.id}" in caplog.text
