@@ -113,6 +113,7 @@ def test_kill_9_then_a_restarted_data_plane_recovers_before_serving(
         first.stop()
         log = second.stop()
     assert "recovered the journal" in log
+    assert list(settings.journals.iterdir()) == []  # a clean stop leaves no journal behind
 
 
 @pytest.fixture(autouse=True)
