@@ -16,15 +16,18 @@ from console import (
     errors,
     filters,
     groups,
+    headers,
     keys,
     prices,
     providers,
+    recovery,
     revenue,
     status,
     usage,
     users,
 )
 from console.extensions import csrf, login_manager
+from shared import throttle
 from shared.db import db, init_db
 from shared.settings import Settings
 from shared.setup_token import ensure_setup_token
@@ -34,6 +37,7 @@ log = logging.getLogger("tollgate.console")
 # Every blueprint the console serves. A feature adds its own with one line here.
 BLUEPRINTS = [
     auth.bp,
+    recovery.bp,
     dashboard.bp,
     keys.bp,
     usage.bp,
@@ -60,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     csrf.init_app(app)
     filters.register(app)
     errors.register(app)
+    headers.register(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     _connect_per_request(app)
@@ -82,6 +87,9 @@ def _configure(app: Flask, settings: Settings) -> None:
         REMEMBER_COOKIE_SECURE=public.startswith("https://"),
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         MAX_CONTENT_LENGTH=1024 * 1024,
+        # Sign-in and forgot-password throttles (tests shrink the backoff).
+        LOGIN_LIMITS=throttle.Limits(),
+        RESET_LIMITS=recovery.FORGOT_LIMITS,
     )
 
 

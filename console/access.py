@@ -1,12 +1,11 @@
 """Who is signed in: the flask-login user wrapper, its loader, and the operator guard.
 
-A session stores the user id plus a fingerprint of the password hash, so changing the password
-signs out every other session, and a disabled user's sessions stop working at once.
+The session cookie names a server-side session (shared/sessions.py), so signing out, changing
+the password or resetting it ends sessions for good, and a disabled user's sessions stop at once.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -15,17 +14,19 @@ from flask import abort, request
 from flask_login import UserMixin, current_user, login_required
 
 from console.extensions import login_manager
-from shared.models import Group, User
+from shared.models import User
+from shared.sessions import session_user
 
 
 class Account(UserMixin):
-    """A signed-in user as flask-login sees it; `row` is the `users` row."""
+    """A signed-in user as flask-login sees it; `row` is the `users` row, `session` the cookie's value."""
 
-    def __init__(self, row: User) -> None:
+    def __init__(self, row: User, session: str) -> None:
         self.row = row
+        self.session = session
 
     def get_id(self) -> str:
-        return session_id(self.row)
+        return self.session
 
     @property
     def is_active(self) -> bool:
@@ -44,22 +45,11 @@ class Account(UserMixin):
         return self.row.email
 
 
-def session_id(user: User) -> str:
-    """What the session cookie stores for `user`: its id and a fingerprint of its password."""
-    fingerprint = hashlib.sha256((user.password_hash or "").encode("utf-8")).hexdigest()[:16]
-    return f"{user.id}.{fingerprint}"
-
-
 @login_manager.user_loader
 def load_account(value: str) -> Account | None:
-    """The account a session cookie names, if its password and status are unchanged."""
-    user_id, _, _ = value.partition(".")
-    if not user_id.isdigit():
-        return None
-    row = User.select(User, Group).join(Group).where(User.id == int(user_id)).first()
-    if row is None or row.status != "active" or session_id(row) != value:
-        return None
-    return Account(row)
+    """The account a session cookie names, while that session lives and its user is active."""
+    row = session_user(value)
+    return None if row is None else Account(row, value)
 
 
 def me() -> User:

@@ -1,4 +1,8 @@
-"""Sign up, sign in, sign out, password change, and the first operator's one-time setup."""
+"""Sign up, sign in, sign out, password change, and the first operator's one-time setup.
+
+Sessions live server-side (shared/sessions.py): signing out ends this browser's session only;
+changing the password ends every other session of the account and keeps this one.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +11,25 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from console.access import Account, client_address, me
 from console.forms import LoginForm, PasswordForm, SetupForm, SignupForm
+from console.redirects import safe_next
 from shared import throttle
 from shared.accounts import create_user
 from shared.db import write_transaction
 from shared.errors import InvalidInput
 from shared.models import User, utcnow
 from shared.passwords import hash_password, verify_password
+from shared.sessions import end_other_sessions, end_session, open_session
 from shared.setup_token import create_first_operator, setup_open
 
 bp = Blueprint("auth", __name__)
 
 
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths are followed after sign-in (no open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("dashboard.index")
+class Throttled(Exception):
+    """Too many recent failures: the attempt was refused before any password was checked."""
+
+    def __init__(self, wait_s: int) -> None:
+        super().__init__(wait_s)
+        self.wait_s = wait_s
 
 
 def _field_error(form, exc: InvalidInput) -> None:  # type: ignore[no-untyped-def]
@@ -31,6 +38,41 @@ def _field_error(form, exc: InvalidInput) -> None:  # type: ignore[no-untyped-de
         field.errors = [*field.errors, exc.message]
     else:
         flash(exc.message, "error")
+
+
+def sign_in(user: User) -> None:
+    """Start a server-side session for `user` in this browser."""
+    login_user(Account(user, open_session(user.id)))
+
+
+def too_many(template: str, wait_s: int, **context):  # type: ignore[no-untyped-def]
+    """The 429 page for a throttled form, with how long to wait and a Retry-After header."""
+    unit = "second" if wait_s == 1 else "seconds"
+    flash(f"Too many failed attempts. Try again in {wait_s} {unit}.", "error")
+    return render_template(template, **context), 429, {"Retry-After": str(wait_s)}
+
+
+def checked_user(email: str, password: str) -> User | None:
+    """The user whose password `password` is; raises Throttled when the throttle says wait.
+
+    The attempt is claimed from the throttle before the password is checked, so parallel
+    guesses cannot all be checked before the first failure is counted.
+    """
+    limits: throttle.Limits = current_app.config["LOGIN_LIMITS"]
+    attempt = throttle.claim(email, client_address(), limits)
+    if not attempt.granted:
+        raise Throttled(attempt.wait_s)
+    try:
+        user = User.get_or_none(User.email == email)
+        right = user is not None and verify_password(user.password_hash, password)
+    except Exception:
+        throttle.release(attempt)
+        raise
+    if not right:
+        throttle.fail(attempt, limits)
+        return None
+    throttle.succeed(attempt)
+    return user
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -45,7 +87,7 @@ def signup():
         except InvalidInput as exc:
             _field_error(form, exc)
         else:
-            login_user(Account(user))
+            sign_in(user)
             flash("Welcome! Create an API key to start.", "success")
             return redirect(url_for("keys.index"), code=303)
     return render_template("auth/signup.html", form=form)
@@ -53,35 +95,32 @@ def signup():
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
-    """Sign in with email and password; repeated failures lock the email and address for a while."""
+    """Sign in with email and password; repeated failures slow further attempts down."""
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
     form = LoginForm()
-    status = 200
-    if form.validate_on_submit():
-        email, address = form.email.data.strip().lower(), client_address()
-        wait = throttle.locked_for(email, address)
-        if wait:
-            flash(f"Too many failed attempts. Try again in {wait // 60 + 1} minutes.", "error")
-            return render_template("auth/login.html", form=form), 429
-        user = User.get_or_none(User.email == email)
-        if user is not None and verify_password(user.password_hash, form.password.data):
-            if user.status != "active":
-                flash("This account is disabled. Contact the operator.", "error")
-                return render_template("auth/login.html", form=form), 403
-            throttle.record_success(email)
-            User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
-            login_user(Account(user))
-            return redirect(_safe_next(request.args.get("next")), code=303)
-        throttle.record_failure(email, address)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    try:
+        user = checked_user(form.email.data.strip().lower(), form.password.data)
+    except Throttled as exc:
+        return too_many("auth/login.html", exc.wait_s, form=form)
+    if user is None:
         flash("Wrong email or password.", "error")
-        status = 401
-    return render_template("auth/login.html", form=form), status
+        return render_template("auth/login.html", form=form), 401
+    if user.status != "active":
+        flash("This account is disabled. Contact the operator.", "error")
+        return render_template("auth/login.html", form=form), 403
+    User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
+    sign_in(user)
+    return redirect(safe_next(request.args.get("next"), url_for("dashboard.index")), code=303)
 
 
 @bp.post("/logout")
 def logout():
-    """Sign out (a POST with the CSRF token, so another site cannot sign you out)."""
+    """Sign out this browser (a POST with the CSRF token, so another site cannot sign you out)."""
+    if current_user.is_authenticated:
+        end_session(current_user.get_id())
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
@@ -94,14 +133,18 @@ def password():
     form = PasswordForm()
     if form.validate_on_submit():
         user = me()
-        if not verify_password(user.password_hash, form.current.data):
+        try:
+            right = checked_user(user.email, form.current.data) is not None
+        except Throttled as exc:
+            return too_many("auth/password.html", exc.wait_s, form=form)
+        if not right:
             form.current.errors = ["This is not your current password."]
         else:
             new_hash = hash_password(form.password.data)
             with write_transaction():
                 User.update(password_hash=new_hash).where(User.id == user.id).execute()
+                end_other_sessions(user.id, keep=current_user.get_id())
             user.password_hash = new_hash
-            login_user(Account(user))
             flash("Password changed. Other sessions are signed out.", "success")
             return redirect(url_for("auth.password"), code=303)
     return render_template("auth/password.html", form=form)
@@ -122,7 +165,7 @@ def setup():
         except InvalidInput as exc:
             _field_error(form, exc)
         else:
-            login_user(Account(user))
+            sign_in(user)
             flash("You are the operator. Add a provider and a model next.", "success")
             return redirect(url_for("providers.index"), code=303)
     return render_template("auth/setup.html", form=form)

@@ -85,6 +85,17 @@ class PasswordForm(FlaskForm):
     )
 
 
+class ForgotForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+
+
+class ResetForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_RULE])
+    confirm = PasswordField(
+        "Repeat new password", validators=[EqualTo("password", "Passwords do not match.")]
+    )
+
+
 class SetupForm(FlaskForm):
     token = StringField("Setup token (printed in the console's log)", validators=[DataRequired()])
     email = EmailField("Operator email", validators=[DataRequired(), Length(max=254)])

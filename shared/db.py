@@ -8,6 +8,7 @@ data plane's worker threads can each hold a connection.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlparse
@@ -46,11 +47,32 @@ def binary_chunks(items: Sequence[T], most: int) -> Iterator[Sequence[T]]:
         start += size
 
 
+def create_private_file(path: str) -> None:
+    """Create an empty file only its owner may read (0600), unless it exists.
+
+    SQLite gives the -wal and -shm files the mode of the database file, so creating the database
+    file this way keeps all three private whatever the process's umask.
+    """
+    if not path or path == ":memory:" or path.startswith("file:") or os.path.exists(path):
+        return
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process created it first
+    except FileNotFoundError:
+        return  # no such directory: let SQLite report it when connecting
+    os.close(fd)
+
+
 def open_database(url: str) -> Database:
-    """Build (but do not connect) a peewee database for a sqlite:/// or postgresql:// URL."""
+    """Build (but do not connect) a peewee database for a sqlite:/// or postgresql:// URL.
+
+    A SQLite database file that does not exist yet is created empty with mode 0600.
+    """
     parsed = urlparse(url)
     if parsed.scheme == "sqlite":
         path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else parsed.path
+        create_private_file(path)
         return SqliteDatabase(path or ":memory:", pragmas=SQLITE_PRAGMAS, timeout=10)
     if parsed.scheme in ("postgres", "postgresql"):
         return PooledPostgresqlDatabase(

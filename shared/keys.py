@@ -17,7 +17,10 @@ class NewKey:
 
 
 def hash_key(secret: str) -> str:
-    """SHA-256 hex of a key secret. Keys carry 256 bits of randomness, so no salt is needed."""
+    """SHA-256 hex of a random secret: an API key, a console session or a reset or setup token.
+
+    Every such secret carries at least 256 bits of randomness, so no salt or slow hash is needed.
+    """
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 

@@ -10,6 +10,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 NANO_PER_USD = 1_000_000_000
 
@@ -62,12 +63,27 @@ def _env_float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
 
 
+def _env_smtp_url() -> Secret | None:
+    """TOLLGATE_SMTP_URL (smtp://user:pass@host:port or smtps://…), checked but kept secret."""
+    raw = _env("TOLLGATE_SMTP_URL", "")
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        valid = parts.scheme in ("smtp", "smtps") and bool(parts.hostname) and parts.port != 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise SystemExit("TOLLGATE_SMTP_URL must look like smtp://user:password@host:587 (or smtps://)")
+    return Secret(raw)
+
+
 def _load_or_create_secret(var_dir: Path) -> str:
     """Return the secret key stored under var/, creating it (mode 0600) on first run."""
     path = var_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     value = secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
@@ -118,6 +134,11 @@ class Settings:
     # TRON deposits (the rest of their settings live in the database, edited by operators).
     tron_scan_interval_s: float = 30.0
     tron_node_timeout_s: float = 10.0
+    # Outgoing mail for password-reset links (None: no mail; operators hand out links instead).
+    # Links are only mailed when console_public_url is set too: a link built from the request's
+    # Host header could point at a host an attacker chose.
+    smtp_url: Secret | None = None
+    mail_from: str = "tollgate@localhost"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -158,6 +179,8 @@ class Settings:
             response_retention_days=_env_count("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
             tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
             tron_node_timeout_s=_env_float("TOLLGATE_TRON_NODE_TIMEOUT_S", 10.0),
+            smtp_url=_env_smtp_url(),
+            mail_from=_env("TOLLGATE_MAIL_FROM", "tollgate@localhost"),
         )
 
 

@@ -8,7 +8,6 @@ operator deletes both.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import os
 import secrets
@@ -17,14 +16,11 @@ from pathlib import Path
 from shared.accounts import create_user
 from shared.db import write_transaction
 from shared.errors import InvalidInput
+from shared.keys import hash_key
 from shared.models import KeyValue, User
 
 KV_KEY = "setup_token_sha256"
 FILE_NAME = "setup_token"
-
-
-def _digest(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def has_operator() -> bool:
@@ -40,15 +36,16 @@ def ensure_setup_token(var_dir: Path) -> str | None:
     stored = KeyValue.get_or_none(KeyValue.key == KV_KEY)
     if path.exists():
         token = path.read_text().strip()
-        if stored is not None and hmac.compare_digest(stored.value, _digest(token)):
+        if stored is not None and hmac.comparehash_key(stored.value, hash_key(token)):
             return token
     token = secrets.token_urlsafe(24)
-    var_dir.mkdir(parents=True, exist_ok=True)
+    var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file left from before keeps its mode through O_CREAT; the token is secret
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
-    KeyValue.insert(key=KV_KEY, value=_digest(token)).on_conflict(
-        conflict_target=[KeyValue.key], update={KeyValue.value: _digest(token)}
+    KeyValue.insert(key=KV_KEY, value=hash_key(token)).on_conflict(
+        conflict_target=[KeyValue.key], update={KeyValue.value: hash_key(token)}
     ).execute()
     return token
 
@@ -64,7 +61,7 @@ def create_first_operator(token: str, email: str, password: str, var_dir: Path) 
         stored = KeyValue.get_or_none(KeyValue.key == KV_KEY)
         if has_operator() or stored is None:
             raise InvalidInput("token", "setup is already done; sign in instead")
-        if not hmac.compare_digest(stored.value, _digest(token.strip())):
+        if not hmac.comparehash_key(stored.value, hash_key(token.strip())):
             raise InvalidInput("token", "wrong setup token: copy it from the console's log")
         user = create_user(email, password, role="operator")
         KeyValue.delete().where(KeyValue.key == KV_KEY).execute()

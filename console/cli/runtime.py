@@ -28,7 +28,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 def opened_database() -> Iterator[Settings]:
     """Read the settings, bind the database, and close every connection afterwards."""
     settings = Settings.from_env()
-    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    settings.var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     database = init_db(settings.database_url)
     try:
         with database.connection_context(), domain_errors():

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.serving import make_server
 
 from console import create_app
-from console.access import session_id
 from shared.accounts import create_user
 from shared.db import db
 from shared.models import User
+from shared.sessions import open_session
 from shared.settings import Settings
 
 TOKEN_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
@@ -59,8 +61,21 @@ class Console:
     def login_as(self, user: User) -> None:
         """Sign in without a password round-trip (argon2 is slow; test_auth covers the form)."""
         with self.client.session_transaction() as session:
-            session["_user_id"] = session_id(User.get_by_id(user.id))
+            session["_user_id"] = open_session(user.id)
             session["_fresh"] = True
+
+
+@pytest.fixture
+def live_console(app: Flask) -> Iterator[str]:
+    """The console app served by a real threaded HTTP server on a free loopback port; its base URL."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-console", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
 
 
 @pytest.fixture

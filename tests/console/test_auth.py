@@ -164,7 +164,17 @@ ANY_FORM = {
     "token": "guess", "slug": "pwned/model", "provider": "1", "base_url": "http://127.0.0.1:9/v1",
     "kind": "openai", "timeout_s": "30", "network": "nile", "rate": "2", "min_deposit_micro": "1",
 }  # fmt: skip
-PUBLIC_URLS = {"/models", "/docs", "/login", "/signup", "/setup", "/status", "/logout"}
+PUBLIC_URLS = {
+    "/models",
+    "/docs",
+    "/login",
+    "/signup",
+    "/setup",
+    "/status",
+    "/logout",
+    "/forgot",
+    "/reset/no-such-token",
+}
 
 
 @pytest.fixture
@@ -180,6 +190,7 @@ def path_ids(settings: Settings, customer: User, other_customer: User, operator:
         "route_id": Route.get().id,
         "provider_id": provider.id,
         "key_id": key.id,
+        "token": "no-such-token",
     }
 
 
