@@ -1,6 +1,7 @@
 """Sign up, sign in, sign out, password change, and the first operator's one-time setup.
 
-Sessions live server-side (shared/sessions.py): signing out ends this browser's session only;
+Sessions live server-side (shared/sessions.py): signing out ends this browser's session;
+"sign out everywhere else" on the account page ends the others;
 changing the password ends every other session of the account and keeps this one.
 """
 
@@ -124,6 +125,15 @@ def logout():
     logout_user()
     flash("Signed out.", "info")
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_others():
+    """Sign out every other browser of this account; this one stays signed in."""
+    end_other_sessions(me().id, keep=current_user.get_id())
+    flash("Every other session of this account is signed out.", "success")
+    return redirect(url_for("auth.password"), code=303)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -67,6 +67,18 @@ def test_a_password_change_ends_the_other_sessions_and_keeps_this_one(
     assert ConsoleSession.select().where(ConsoleSession.user == user.id).count() == 1
 
 
+def test_sign_out_everywhere_else_ends_the_other_browsers(web: Console, other_web: Console) -> None:
+    user = create_user("gina@example.com", PASSWORD)
+    _sign_in(web, user.email)
+    _sign_in(other_web, user.email)
+    page = web.get("/account/password")
+    assert b"Sign out everywhere else" in page.data
+    assert web.post("/account/sessions/end-others").status_code == 303
+    assert web.get("/").status_code == 200
+    assert other_web.get("/").status_code == 302
+    assert ConsoleSession.select().where(ConsoleSession.user == user.id).count() == 1
+
+
 def test_an_expired_session_is_signed_out(web: Console) -> None:
     user = create_user("frank@example.com", PASSWORD)
     web.login_as(user)
