@@ -69,23 +69,19 @@ class Meter:
         self.error: tuple[str, str] | None = None  # (code, message)
         self.first_at: float | None = None
 
-    def allows(self, tokens: int) -> bool:
-        """Whether a delta of `tokens` still fits the paid cap; if not, the stream ends with "length"."""
+    def take(self, tokens: int) -> bool:
+        """Count a delta of `tokens` that goes out, if it fits the paid cap; if not, end with "length"."""
         cap = self.cap
-        if cap is None or tokens <= 0:
-            return True
-        if self.pieces < cap and self.delivered_tokens + tokens <= 2 * cap + 16:
-            return True
-        self.capped = self.finished = True
-        self.finish_reason = "length"
-        return False
-
-    def delivered(self, tokens: int) -> None:
-        """Count output that went out (and when the first did)."""
+        over = cap is not None and (self.pieces >= cap or self.delivered_tokens + tokens > 2 * cap + 16)
+        if over and tokens > 0:
+            self.capped = self.finished = True
+            self.finish_reason = "length"
+            return False
         if self.first_at is None:
             self.first_at = time.monotonic()
         self.delivered_tokens += tokens
         self.pieces += tokens > 0
+        return True
 
     @property
     def over(self) -> bool:
@@ -181,9 +177,8 @@ class ChatStream:
         choices = chunk.get("choices")
         if choices:
             tokens, finish = delivered_tokens(choices)
-            if not meter.allows(tokens):
+            if not meter.take(tokens):
                 return b""
-            meter.delivered(tokens)
             if finish:
                 meter.finished, meter.finish_reason = True, finish
         return self.encoder.chunk(data, chunk)
@@ -398,7 +393,10 @@ class ChatEncoder:
         if not self.head:
             self.head = {k: chunk[k] for k in ("id", "object", "created", "model") if k in chunk}
         if choices and not self.finish_seen:
-            self.finish_seen = any(isinstance(c, dict) and c.get("finish_reason") for c in choices)
+            for choice in choices:  # a plain loop: this runs for every chunk until the finish
+                if isinstance(choice, dict) and choice.get("finish_reason"):
+                    self.finish_seen = True
+                    break
         return b"data: " + data + b"\n\n"
 
     def closing(self, usage: TokenUsage, finish_reason: str | None) -> bytes:

@@ -36,7 +36,7 @@ def ensure_setup_token(var_dir: Path) -> str | None:
     stored = KeyValue.get_or_none(KeyValue.key == KV_KEY)
     if path.exists():
         token = path.read_text().strip()
-        if stored is not None and hmac.comparehash_key(stored.value, hash_key(token)):
+        if stored is not None and hmac.compare_digest(stored.value, hash_key(token)):
             return token
     token = secrets.token_urlsafe(24)
     var_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -61,7 +61,7 @@ def create_first_operator(token: str, email: str, password: str, var_dir: Path) 
         stored = KeyValue.get_or_none(KeyValue.key == KV_KEY)
         if has_operator() or stored is None:
             raise InvalidInput("token", "setup is already done; sign in instead")
-        if not hmac.comparehash_key(stored.value, hash_key(token.strip())):
+        if not hmac.compare_digest(stored.value, hash_key(token.strip())):
             raise InvalidInput("token", "wrong setup token: copy it from the console's log")
         user = create_user(email, password, role="operator")
         KeyValue.delete().where(KeyValue.key == KV_KEY).execute()

@@ -132,9 +132,8 @@ class NativeResponses:
         self.copy.feed(kind, payload)
         if self.copy.delivered_tokens > before:
             tokens = self.copy.delivered_tokens - before
-            if not self.meter.allows(tokens):
+            if not self.meter.take(tokens):
                 return b""
-            self.meter.delivered(tokens)
             if kind == "response.output_text.delta":
                 item_id = str(payload.get("item_id"))
                 self.texts[item_id] = self.texts.get(item_id, "") + payload["delta"]

@@ -88,9 +88,8 @@ class NativeMessages:
             self.open_block = None
         elif kind == "content_block_delta":
             tokens = _delta_tokens(payload.get("delta"))
-            if not self.meter.allows(tokens):
+            if not self.meter.take(tokens):
                 return b""
-            self.meter.delivered(tokens)
         elif kind == "message_delta":
             self._usage(payload.get("usage"))
             self.meter.finished = True
