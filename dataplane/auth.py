@@ -60,14 +60,30 @@ def may_use(caller: Caller, slug: str) -> bool:
     return (key_allowed is None or slug in key_allowed) and (group_allowed is None or slug in group_allowed)
 
 
-def resolve_model(gateway: Gateway, caller: Caller, slug: str, modality: str) -> ModelInfo:
-    """The catalog model the caller asked for: 404 if unknown or unrouted, 403 if not allowed."""
+# Where a model of each modality is called, for the error that names the right endpoint.
+MODALITY_PATHS = {
+    "chat": "/v1/chat/completions",
+    "embedding": "/v1/embeddings",
+    "image": "/v1/images/generations",
+    "transcription": "/v1/audio/transcriptions",
+    "speech": "/v1/audio/speech",
+    "moderation": "/v1/moderations",
+    "rerank": "/v1/rerank",
+}
+
+
+def resolve_model(gateway: Gateway, caller: Caller, slug: str, modality: str | tuple[str, ...]) -> ModelInfo:
+    """The catalog model the caller asked for: 404 if unknown or unrouted, 403 if not allowed.
+
+    `modality` is what the endpoint serves (one, or several); another modality is a 400 that
+    names the endpoint for it.
+    """
     model = gateway.snapshot.models.get(slug)
     if model is None or not model.routes:
         raise model_not_found(slug)
     if not may_use(caller, slug):
         raise permission_denied(f"This API key may not use the model `{slug}`.")
-    if model.modality != modality:
-        endpoint = "/v1/embeddings" if model.modality == "embedding" else "/v1/chat/completions"
+    if model.modality not in ((modality,) if isinstance(modality, str) else modality):
+        endpoint = MODALITY_PATHS.get(model.modality, "/v1/chat/completions")
         raise bad_request("model", f"`{slug}` is a {model.modality} model: call {endpoint} instead.")
     return model

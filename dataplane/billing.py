@@ -35,6 +35,7 @@ checked first, in `reserve` (so every endpoint that reserves is limited), and se
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from peewee import DatabaseError, InterfaceError
@@ -47,7 +48,15 @@ from dataplane.ratelimit import Limiter, Ticket
 from dataplane.settlements import Settler
 from dataplane.snapshot import GroupInfo, KeyInfo, ModelInfo, RouteInfo
 from shared.billing import Settlement
-from shared.money import PPM, TokenUsage, affordable_output_tokens, format_usd, price_of, worst_case
+from shared.money import (
+    PPM,
+    TokenUsage,
+    affordable_output_tokens,
+    format_usd,
+    meter_map,
+    price_of,
+    worst_case,
+)
 from shared.settings import Settings
 
 
@@ -128,17 +137,22 @@ class Billing:
         n: int,
         endpoint: str,
         stream: bool,
+        counts: Mapping[str, int] | None = None,
     ) -> Reservation:
-        """Pass the rate limits (429), then hold the worst case (402 when even a minimal reply is unpaid)."""
+        """Pass the rate limits (429), then hold the worst case (402 when even a minimal reply is unpaid).
+
+        `counts` are the worst case of the meters that are not tokens (images asked for, audio
+        seconds uploaded, characters to speak), held in full: they cannot be lowered like a cap.
+        """
         if model.context_length:
             # The upstream cannot read more than its context window, whatever the body's size.
             prompt_bound = min(prompt_bound, model.context_length)
         ticket = await self.limiter.admit(caller.key, caller.group, prompt_bound, cap, n)
         if ticket is None:
-            r = await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream)
+            r = await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream, counts)
         else:
             try:
-                r = await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream)
+                r = await self._hold(caller, model, prompt_bound, cap, n, endpoint, stream, counts)
             except BaseException:
                 self.limiter.settle(ticket, 0)
                 raise
@@ -156,12 +170,13 @@ class Billing:
         n: int,
         endpoint: str,
         stream: bool,
+        counts: Mapping[str, int] | None,
     ) -> Reservation:
         """Hold the worst case; lower `cap` to what the balance (or key cap) pays; 402 below a minimum."""
         mult = caller.group.multiplier_ppm
         floor_cap = min(cap, self.settings.min_reply_tokens)
-        full = want = worst_case(prompt_bound, cap * n, model.prices, mult)
-        floor = worst_case(prompt_bound, floor_cap * n, model.prices, mult)
+        full = want = worst_case(prompt_bound, cap * n, model.prices, mult, counts)
+        floor = worst_case(prompt_bound, floor_cap * n, model.prices, mult, counts)
         room = self.keyring.room(caller.entry)
         if room is not None:
             if room < floor:
@@ -177,7 +192,8 @@ class Billing:
         granted = cap
         if amount < full:
             granted = max(
-                floor_cap, min(cap, affordable_output_tokens(amount, prompt_bound, model.prices, mult) // n)
+                floor_cap,
+                min(cap, affordable_output_tokens(amount, prompt_bound, model.prices, mult, counts) // n),
             )
         return Reservation(
             caller, model, endpoint, stream, lease, amount, granted, granted < cap, time.monotonic()
@@ -213,6 +229,7 @@ class Billing:
                 ],
                 "charge": price_of(usage, r.model.prices, r.caller.group.multiplier_ppm),
                 "cost": price_of(usage, route.costs, PPM),
+                "meters": meter_map(usage, r.model.prices),
                 "provider": route.provider.name,
                 "upstream_model": route.upstream_model,
             },
@@ -287,6 +304,7 @@ class Billing:
         s.cached_tokens = usage.cached_tokens
         s.completion_tokens = usage.completion_tokens
         s.reasoning_tokens = usage.reasoning_tokens
+        s.meters = meter_map(usage, r.model.prices)
         s.usage_source = outcome.usage_source
         s.latency_ms = int((time.monotonic() - r.started) * 1000)
         s.ttft_ms = outcome.ttft_ms

@@ -92,7 +92,7 @@ async def handle(endpoint: Endpoint, request: Request) -> Response | StreamRelay
     await endpoint.prepare(gateway, caller, call)
     cap = gateway.billing.default_cap(model, call.requested_cap) if endpoint.bills_output else 0
     r = await gateway.billing.reserve(
-        caller, model, call.prompt_bound, cap, call.n, endpoint.name, call.stream
+        caller, model, call.prompt_bound, cap, call.n, endpoint.name, call.stream, call.counts
     )
     ways = Ways(endpoint, call, r)
     attempt = await _open(gateway, endpoint, ways, r, call.stream)

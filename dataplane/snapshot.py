@@ -36,7 +36,7 @@ class ProviderInfo:
 
 @dataclass(frozen=True)
 class RouteInfo:
-    """One way to serve a model, with what the provider charges us (per 1M tokens)."""
+    """One way to serve a model, with what the provider charges us (by meter)."""
 
     id: int
     provider: ProviderInfo
@@ -58,6 +58,7 @@ class ModelInfo:
     prices: Prices
     created: int
     routes: tuple[RouteInfo, ...]
+    capabilities: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ def _routes(providers: dict[int, ProviderInfo]) -> dict[int, list[RouteInfo]]:
         provider = providers.get(r.provider_id)
         if provider is None:
             continue
-        costs = Prices(r.input_cost, r.output_cost, r.cached_input_cost)
+        costs = Prices.from_map(r.costs)
         info = RouteInfo(r.id, provider, r.upstream_model, r.priority, max(r.weight, 1), costs)
         by_model.setdefault(r.model_id, []).append(info)
     return by_model
@@ -137,9 +138,10 @@ def load_snapshot(version: int, secret_key: Secret) -> Snapshot:
             m.modality,
             m.context_length,
             m.max_output_tokens,
-            Prices(m.input_price, m.output_price, m.cached_input_price),
+            Prices.from_map(m.prices),
             int(m.created_at.replace(tzinfo=dt.UTC).timestamp()),
             tuple(routes.get(m.id, ())),
+            tuple(m.capabilities or ()),
         )
         for m in CatalogModel.select().where(CatalogModel.enabled == True)  # noqa: E712
     }

@@ -206,6 +206,7 @@ class Settlement:
     cached_input_price: int = 0
     output_price: int = 0
     multiplier_ppm: int = 1_000_000
+    meters: dict[str, list[int]] | None = None  # {meter: [quantity, unit price]}
     latency_ms: int = 0
     ttft_ms: int | None = None
     error: str = ""

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlparse
 
 from shared.config_version import bump_config_version
 from shared.db import db
 from shared.errors import InvalidInput, NotFound
+from shared.meters import UnknownMeter, meter_of
 from shared.models import CatalogModel, Provider, Route
+from shared.money import MAX_NANO
 from shared.provider_kinds import KIND_NAMES
 from shared.settings import Secret
 from shared.vault import encrypt
 
 PROVIDER_KINDS = KIND_NAMES
-MODALITIES = ("chat", "embedding")
+MODALITIES = ("chat", "embedding", "image", "transcription", "speech", "moderation", "rerank")
+CAPABILITIES = ("tools", "vision", "reasoning", "json_schema", "streaming")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 SLUG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 
@@ -29,10 +33,46 @@ def validate_base_url(url: str) -> str:
 
 
 def validate_price(field: str, nano: int | None) -> int | None:
-    """Prices are non-negative integers (nano-USD per 1M tokens)."""
+    """Prices are non-negative integers (nano-USD per the meter's price unit)."""
     if nano is not None and nano < 0:
         raise InvalidInput(field, "must not be negative")
+    if nano is not None and nano > MAX_NANO:
+        raise InvalidInput(field, "is too large")
     return nano
+
+
+def validate_meters(field: str, prices: Mapping[str, int] | None) -> dict[str, int]:
+    """A {meter: price} map with known meter names and valid prices."""
+    checked: dict[str, int] = {}
+    for name, nano in (prices or {}).items():
+        try:
+            meter_of(name)
+        except UnknownMeter as exc:
+            raise InvalidInput(field, str(exc)) from exc
+        validate_price(f"{field} {name}", nano)
+        checked[name] = nano
+    return checked
+
+
+def validate_capabilities(values: Sequence[str] | None) -> list[str] | None:
+    """Known capability names, deduplicated in the catalogue's order (None: not stated)."""
+    if values is None:
+        return None
+    unknown = sorted(set(values) - set(CAPABILITIES))
+    if unknown:
+        raise InvalidInput("capabilities", f"unknown {', '.join(unknown)}; one of {', '.join(CAPABILITIES)}")
+    return [c for c in CAPABILITIES if c in values]
+
+
+def price_map(
+    input_price: int, output_price: int, cached_input_price: int | None, meters: Mapping[str, int]
+) -> dict:
+    """The stored {meter: price} map of token prices plus any other meters."""
+    prices = {"input": input_price, "output": output_price}
+    if cached_input_price is not None:
+        prices["cached_input"] = cached_input_price
+    prices.update(meters)
+    return prices
 
 
 def validate_provider_fields(name: str, kind: str, base_url: str, timeout_s: float) -> str:
@@ -84,12 +124,16 @@ def add_model_route(
     modality: str = "chat",
     context_length: int | None = None,
     costs: tuple[int, int, int | None] | None = None,
+    meters: Mapping[str, int] | None = None,
+    cost_meters: Mapping[str, int] | None = None,
+    capabilities: Sequence[str] | None = None,
 ) -> Route:
     """Add a model (or update its prices) and a route to it through `provider_name`.
 
     Adding an existing model with another provider adds a route; the prices given become the
-    model's sale prices. `costs` is the provider's own (input, output, cached input) price and
-    defaults to the sale prices.
+    model's sale prices: the token prices, plus `meters` for any other meter ({"image": …}).
+    `costs` (input, output, cached input) and `cost_meters` are the provider's own prices; both
+    default to the sale prices.
     """
     if not SLUG_RE.match(slug or ""):
         raise InvalidInput("model", f"not a valid model id: {slug!r}")
@@ -101,22 +145,24 @@ def add_model_route(
         ("cached_input_price", cached_input_price),
     ):
         validate_price(field, value)
+    extra = validate_meters("price", meters)
+    capabilities = validate_capabilities(capabilities)
     if weight < 1:
         raise InvalidInput("weight", "must be at least 1")
     if context_length is not None and context_length < 1:
         raise InvalidInput("context_length", "must be positive")
     provider = get_provider(provider_name)
+    sale = price_map(input_price, output_price, cached_input_price, extra)
     input_cost, output_cost, cached_cost = costs or (input_price, output_price, cached_input_price)
+    cost = price_map(input_cost, output_cost, cached_cost, extra if cost_meters is None else {})
+    cost.update(validate_meters("cost", cost_meters))
     with db.atomic():
         model = CatalogModel.get_or_none(CatalogModel.slug == slug)
-        fields = dict(
-            input_price=input_price,
-            output_price=output_price,
-            cached_input_price=cached_input_price,
-            modality=modality,
-        )
+        fields: dict = dict(prices=sale, modality=modality)
         if context_length is not None:
             fields["context_length"] = context_length
+        if capabilities is not None:
+            fields["capabilities"] = capabilities
         if model is None:
             model = CatalogModel.create(slug=slug, **fields)
         else:
@@ -125,14 +171,7 @@ def add_model_route(
         route = Route.get_or_none(
             (Route.model == model) & (Route.provider == provider) & (Route.upstream_model == target)
         )
-        values = dict(
-            priority=priority,
-            weight=weight,
-            input_cost=input_cost,
-            output_cost=output_cost,
-            cached_input_cost=cached_cost,
-            enabled=True,
-        )
+        values = dict(priority=priority, weight=weight, costs=cost, enabled=True)
         if route is None:
             route = Route.create(model=model, provider=provider, upstream_model=target, **values)
         else:

@@ -9,7 +9,14 @@ from dataclasses import dataclass
 
 from peewee import JOIN, Query
 
-from shared.catalog import MODALITIES, validate_price, validate_provider_fields
+from shared.catalog import (
+    MODALITIES,
+    price_map,
+    validate_capabilities,
+    validate_meters,
+    validate_price,
+    validate_provider_fields,
+)
 from shared.config_version import bump_config_version
 from shared.db import db
 from shared.errors import InvalidInput, NotFound
@@ -79,6 +86,8 @@ class ModelPrices:
     cached_input_price: int | None = None
     context_length: int | None = None
     modality: str = "chat"
+    meters: dict[str, int] | None = None  # every other meter's price; None: keep the stored ones
+    capabilities: list[str] | None = None  # None: keep the stored ones
 
 
 def update_model(model: CatalogModel, prices: ModelPrices, enabled: bool) -> CatalogModel:
@@ -89,14 +98,19 @@ def update_model(model: CatalogModel, prices: ModelPrices, enabled: bool) -> Cat
         raise InvalidInput("modality", f"must be one of {', '.join(MODALITIES)}")
     if prices.context_length is not None and prices.context_length < 1:
         raise InvalidInput("context_length", "must be positive")
-    CatalogModel.update(
-        input_price=prices.input_price,
-        output_price=prices.output_price,
-        cached_input_price=prices.cached_input_price,
+    if prices.meters is None:
+        others = {k: v for k, v in model.prices.items() if k not in ("input", "output", "cached_input")}
+    else:
+        others = validate_meters("price", prices.meters)
+    changes: dict = dict(
+        prices=price_map(prices.input_price, prices.output_price, prices.cached_input_price, others),
         context_length=prices.context_length,
         modality=prices.modality,
         enabled=enabled,
-    ).where(CatalogModel.id == model.id).execute()
+    )
+    if prices.capabilities is not None:
+        changes["capabilities"] = validate_capabilities(prices.capabilities)
+    CatalogModel.update(changes).where(CatalogModel.id == model.id).execute()
     bump_config_version()
     return model_by_id(model.id)
 

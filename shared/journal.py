@@ -124,6 +124,7 @@ def cut_settlement(entry: Entry) -> billing.Settlement | None:
     point = entry.checkpoint
     if point:
         s.prompt_tokens, s.cached_tokens, s.completion_tokens, s.reasoning_tokens = point["usage"]
+        s.meters = point.get("meters")
         s.charge, s.cost = point["charge"], point["cost"]
         s.provider, s.upstream_model = point["provider"], point["upstream_model"]
         s.usage_source, s.error = "checkpoint", CUT_MESSAGE

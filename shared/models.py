@@ -1,6 +1,7 @@
 """Tollgate's tables.
 
-Money columns are BIGINT nano-USD (1 unit = 1e-9 USD). Prices are nano-USD per 1M tokens.
+Money columns are BIGINT nano-USD (1 unit = 1e-9 USD). Prices are {meter: nano-USD per the
+meter's price unit} maps (shared/meters.py: per 1M tokens, per image, per second, ...).
 `User.balance` is a cache of Σ ledger − Σ active holds, changed only in the same transaction as
 the ledger entry or hold that moves it (see shared/billing.py). Timestamps are naive UTC.
 """
@@ -22,6 +23,7 @@ from peewee import (
 )
 
 from shared.db import BaseModel, JSONField
+from shared.money import Prices
 
 
 def utcnow() -> dt.datetime:
@@ -107,21 +109,37 @@ class Provider(BaseModel):
 
 
 class CatalogModel(BaseModel):
-    """A model customers can call, with its sale prices (nano-USD per 1M tokens)."""
+    """A model customers can call, with its sale prices by meter."""
 
     id = AutoField()
     slug = CharField(unique=True, max_length=200)  # public id, e.g. "openai/gpt-4o-mini"
-    modality = CharField(default="chat", max_length=16)  # chat | embedding
+    # chat | embedding | image | transcription | speech | moderation | rerank (shared/catalog.py)
+    modality = CharField(default="chat", max_length=16)
     context_length = IntegerField(null=True)
     max_output_tokens = IntegerField(null=True)
-    input_price = BigIntegerField(default=0)
-    cached_input_price = BigIntegerField(null=True)  # None: same as input_price
-    output_price = BigIntegerField(default=0)
+    prices = JSONField(default=dict)  # {meter: nano-USD per price unit}; unpriced meters fall back
+    capabilities = JSONField(null=True)  # e.g. ["tools", "vision", "streaming"]; None: not stated
     enabled = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
         table_name = "model"
+
+    @property
+    def sale_prices(self) -> Prices:
+        return Prices.from_map(self.prices)
+
+    @property
+    def input_price(self) -> int:
+        return self.sale_prices.input
+
+    @property
+    def output_price(self) -> int:
+        return self.sale_prices.output
+
+    @property
+    def cached_input_price(self) -> int | None:
+        return self.sale_prices.cached_input
 
 
 class Route(BaseModel):
@@ -133,14 +151,28 @@ class Route(BaseModel):
     upstream_model = CharField(max_length=200)
     priority = IntegerField(default=0)  # higher is tried first
     weight = IntegerField(default=1)  # share of traffic inside one priority tier
-    input_cost = BigIntegerField(default=0)
-    cached_input_cost = BigIntegerField(null=True)
-    output_cost = BigIntegerField(default=0)
+    costs = JSONField(default=dict)  # {meter: nano-USD per price unit}, what the provider charges us
     enabled = BooleanField(default=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("model", "provider", "upstream_model"), True),)
+
+    @property
+    def cost_prices(self) -> Prices:
+        return Prices.from_map(self.costs)
+
+    @property
+    def input_cost(self) -> int:
+        return self.cost_prices.input
+
+    @property
+    def output_cost(self) -> int:
+        return self.cost_prices.output
+
+    @property
+    def cached_input_cost(self) -> int | None:
+        return self.cost_prices.cached_input
 
 
 class Hold(BaseModel):
@@ -201,6 +233,8 @@ class UsageRecord(BaseModel):
     cached_input_price = BigIntegerField(default=0)
     output_price = BigIntegerField(default=0)
     multiplier_ppm = BigIntegerField(default=1_000_000)
+    # Every meter billed: {meter: [quantity, unit price]} (quantities in the meter's counted unit).
+    meters = JSONField(null=True)
     charge = BigIntegerField(default=0)  # what the customer paid, nano-USD
     cost = BigIntegerField(default=0)  # what the provider charges us, nano-USD
     latency_ms = IntegerField(default=0)

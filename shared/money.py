@@ -1,4 +1,4 @@
-"""Integer money: nano-USD amounts, prices per 1M tokens, and what a request costs.
+"""Integer money: nano-USD amounts, prices by meter (shared/meters.py), and what a request costs.
 
 1 unit = 1e-9 USD. Every computation here is on integers; `Decimal` is used only to parse and
 print human-written amounts, never to compute a charge.
@@ -6,8 +6,11 @@ print human-written amounts, never to compute a charge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from shared.meters import lookup_order, meter_of
 
 NANO_PER_USD = 1_000_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are per 1M tokens
@@ -47,68 +50,208 @@ def ceil_div(numerator: int, denominator: int) -> int:
     return -(-numerator // denominator)
 
 
-@dataclass(frozen=True)
 class Prices:
-    """Unit prices of one model in nano-USD per 1M tokens."""
+    """A model's (or route's) unit prices by meter, in nano-USD per each meter's price unit.
 
-    input: int
-    output: int
-    cached_input: int | None = None
+    `input`, `output` and `cached_input` are the classic token prices; `meters` holds any other
+    meter (shared/meters.py). Lookups fall back as the meters say, so an unpriced cached input
+    costs the input price and unpriced reasoning the output price.
+    """
+
+    __slots__ = (
+        "_map",
+        "input",
+        "output",
+        "cached",
+        "cache_write",
+        "reasoning",
+        "audio_input",
+        "audio_output",
+    )
+
+    def __init__(
+        self,
+        input: int = 0,
+        output: int = 0,
+        cached_input: int | None = None,
+        meters: Mapping[str, int] | None = None,
+    ) -> None:
+        values = {"input": input, "output": output}
+        if cached_input is not None:
+            values["cached_input"] = cached_input
+        values.update(meters or {})
+        self._map: dict[str, int] = values
+        self.input = values["input"]
+        self.output = values["output"]
+        self.cached = self.of("cached_input")
+        self.cache_write = self.of("cache_write")
+        self.reasoning = self.of("reasoning")
+        self.audio_input = self.of("audio_input")
+        self.audio_output = self.of("audio_output")
+
+    @classmethod
+    def from_map(cls, prices: Mapping[str, int] | None) -> Prices:
+        """Prices from a stored {meter: price} map (missing input or output: 0)."""
+        values = dict(prices or {})
+        return cls(values.pop("input", 0), values.pop("output", 0), values.pop("cached_input", None), values)
 
     @property
-    def cached(self) -> int:
-        """The cached-input price, falling back to the input price."""
-        return self.input if self.cached_input is None else self.cached_input
+    def cached_input(self) -> int | None:
+        """The cached-input price as set (None: it falls back to the input price)."""
+        return self._map.get("cached_input")
+
+    def to_map(self) -> dict[str, int]:
+        """The prices as set, {meter: price} (what is stored)."""
+        return dict(self._map)
+
+    def of(self, name: str) -> int:
+        """The price that applies to meter `name` (its own, else its fallbacks'; 0 if none)."""
+        values = self._map
+        if name in values:
+            return values[name]
+        for candidate in lookup_order(name):
+            if candidate in values:
+                return values[candidate]
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Prices) and other._map == self._map
+
+    def __hash__(self) -> int:
+        return hash(tuple(sorted(self._map.items())))
+
+    def __repr__(self) -> str:
+        return f"Prices({self._map!r})"
 
 
 @dataclass(frozen=True)
 class TokenUsage:
-    """Tokens one request used, by class. `cached_tokens` is part of `prompt_tokens`."""
+    """What one request used, by meter.
+
+    Token classes nest: `cached_tokens`, `cache_write_tokens` and `audio_input_tokens` are parts
+    of `prompt_tokens`; `reasoning_tokens` and `audio_output_tokens` parts of `completion_tokens`.
+    `counts` holds the meters that are not tokens ({"image:1024x1024:hd": 2, "audio_second": 3_500}).
+    """
 
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
     reasoning_tokens: int = 0
+    cache_write_tokens: int = 0
+    audio_input_tokens: int = 0
+    audio_output_tokens: int = 0
+    counts: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
+    def quantities(self) -> dict[str, int]:
+        """The quantity of every meter used (each token in exactly one token meter), zeros left out."""
+        prompt = max(self.prompt_tokens, 0)
+        cached = _part(self.cached_tokens, prompt)
+        write = _part(self.cache_write_tokens, prompt - cached)
+        audio_in = _part(self.audio_input_tokens, prompt - cached - write)
+        completion = max(self.completion_tokens, 0)
+        reasoning = _part(self.reasoning_tokens, completion)
+        audio_out = _part(self.audio_output_tokens, completion - reasoning)
+        values = {
+            "input": prompt - cached - write - audio_in,
+            "cached_input": cached,
+            "cache_write": write,
+            "audio_input": audio_in,
+            "output": completion - reasoning - audio_out,
+            "reasoning": reasoning,
+            "audio_output": audio_out,
+        }
+        values.update(self.counts)
+        return {name: q for name, q in values.items() if q > 0}
+
+
+def meter_map(usage: TokenUsage, prices: Prices) -> dict[str, list[int]]:
+    """Every meter a usage bills, with its quantity and unit price: {meter: [quantity, price]}."""
+    return {name: [quantity, prices.of(name)] for name, quantity in usage.quantities().items()}
+
+
+def _part(value: int, room: int) -> int:
+    return min(max(value, 0), max(room, 0))
+
+
+def _weight(name: str) -> int:
+    """Counted units × price × this = a numerator over TOKENS_PER_PRICE_UNIT (one common rounding)."""
+    return TOKENS_PER_PRICE_UNIT // meter_of(name).per
+
 
 def price_of(usage: TokenUsage, prices: Prices, multiplier_ppm: int = PPM) -> int:
-    """ceil(Σ tokens × price / 1M × multiplier), in one integer rounding.
+    """ceil(Σ quantity × price / price unit × multiplier) over every meter, in one integer rounding.
 
-    Reasoning tokens are counted inside completion tokens (as OpenAI reports them), so they
-    are billed at the output price once.
+    Reasoning tokens are counted inside completion tokens (as OpenAI reports them), so they are
+    billed once: at the reasoning price, which is the output price unless set.
     """
-    cached = min(max(usage.cached_tokens, 0), max(usage.prompt_tokens, 0))
-    uncached = max(usage.prompt_tokens, 0) - cached
-    weighted = (
-        uncached * prices.input + cached * prices.cached + max(usage.completion_tokens, 0) * prices.output
-    )
+    prompt = max(usage.prompt_tokens, 0)
+    completion = max(usage.completion_tokens, 0)
+    cached = _part(usage.cached_tokens, prompt)
+    weighted = (prompt - cached) * prices.input + cached * prices.cached + completion * prices.output
+    if usage.cache_write_tokens or usage.audio_input_tokens:
+        write = _part(usage.cache_write_tokens, prompt - cached)
+        audio_in = _part(usage.audio_input_tokens, prompt - cached - write)
+        weighted += write * (prices.cache_write - prices.input) + audio_in * (
+            prices.audio_input - prices.input
+        )
+    if usage.reasoning_tokens or usage.audio_output_tokens:
+        reasoning = _part(usage.reasoning_tokens, completion)
+        audio_out = _part(usage.audio_output_tokens, completion - reasoning)
+        weighted += reasoning * (prices.reasoning - prices.output)
+        weighted += audio_out * (prices.audio_output - prices.output)
+    for name, quantity in usage.counts.items():
+        if quantity > 0:
+            weighted += quantity * prices.of(name) * _weight(name)
     return ceil_div(weighted * multiplier_ppm, TOKENS_PER_PRICE_UNIT * PPM)
 
 
-def worst_case(prompt_tokens: int, output_tokens: int, prices: Prices, multiplier_ppm: int = PPM) -> int:
-    """The most a request with this prompt bound and output cap can cost."""
-    return price_of(
-        TokenUsage(prompt_tokens=prompt_tokens, completion_tokens=output_tokens), prices, multiplier_ppm
-    )
+def worst_case(
+    prompt_tokens: int,
+    output_tokens: int,
+    prices: Prices,
+    multiplier_ppm: int = PPM,
+    counts: Mapping[str, int] | None = None,
+) -> int:
+    """The most a request with this prompt bound, output cap and other meters can cost.
+
+    Each prompt token is priced at the dearest input class and each output token at the dearest
+    output class, since the upstream decides which class a token falls into.
+    """
+    weighted = prompt_tokens * _dearest_input(prices) + output_tokens * _dearest_output(prices)
+    for name, quantity in (counts or {}).items():
+        weighted += quantity * prices.of(name) * _weight(name)
+    return ceil_div(weighted * multiplier_ppm, TOKENS_PER_PRICE_UNIT * PPM)
+
+
+def _dearest_input(prices: Prices) -> int:
+    return max(prices.input, prices.cached, prices.cache_write, prices.audio_input)
+
+
+def _dearest_output(prices: Prices) -> int:
+    return max(prices.output, prices.reasoning, prices.audio_output)
 
 
 def affordable_output_tokens(
-    budget: int, prompt_tokens: int, prices: Prices, multiplier_ppm: int = PPM
+    budget: int,
+    prompt_tokens: int,
+    prices: Prices,
+    multiplier_ppm: int = PPM,
+    counts: Mapping[str, int] | None = None,
 ) -> int:
     """The largest output cap whose worst case fits in `budget` (0 if none does)."""
-    prompt_cost = worst_case(prompt_tokens, 0, prices, multiplier_ppm)
+    prompt_cost = worst_case(prompt_tokens, 0, prices, multiplier_ppm, counts)
     if budget < prompt_cost:
         return 0
-    if prices.output <= 0:
+    per_token = _dearest_output(prices)
+    if per_token <= 0:
         return 1 << 31
     # Each output token costs output × multiplier / (1M × PPM) units; invert with floor division
     # and step down until the rounded-up cost fits.
-    per_token_scaled = prices.output * multiplier_ppm
-    tokens = ((budget - prompt_cost) * TOKENS_PER_PRICE_UNIT * PPM) // per_token_scaled
-    while tokens > 0 and worst_case(prompt_tokens, tokens, prices, multiplier_ppm) > budget:
+    tokens = ((budget - prompt_cost) * TOKENS_PER_PRICE_UNIT * PPM) // (per_token * multiplier_ppm)
+    while tokens > 0 and worst_case(prompt_tokens, tokens, prices, multiplier_ppm, counts) > budget:
         tokens -= 1
     return tokens

@@ -49,6 +49,8 @@ class Call:
     headers: dict[str, str] = field(default_factory=dict)
     # Whatever `prepare` loaded (e.g. a stored conversation).
     extra: dict[str, Any] = field(default_factory=dict)
+    # The worst case of the meters that are not tokens ({"image:1024x1024:hd": 2}), held in full.
+    counts: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

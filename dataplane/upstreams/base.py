@@ -32,15 +32,19 @@ def openai_usage(payload: dict[str, Any]) -> TokenUsage | None:
     completion = usage.get("completion_tokens", usage.get("output_tokens"))
     if prompt is None and completion is None:
         return None
-    prompt_details = usage.get("prompt_tokens_details")
-    completion_details = usage.get("completion_tokens_details")
+    prompt_details = usage.get("prompt_tokens_details") or usage.get("input_tokens_details")
+    completion_details = usage.get("completion_tokens_details") or usage.get("output_tokens_details")
+    if not isinstance(prompt_details, dict):
+        prompt_details = {}
+    if not isinstance(completion_details, dict):
+        completion_details = {}
     return TokenUsage(
         prompt_tokens=_count(prompt),
         completion_tokens=_count(completion),
-        cached_tokens=_count(prompt_details.get("cached_tokens")) if isinstance(prompt_details, dict) else 0,
-        reasoning_tokens=(
-            _count(completion_details.get("reasoning_tokens")) if isinstance(completion_details, dict) else 0
-        ),
+        cached_tokens=_count(prompt_details.get("cached_tokens")),
+        reasoning_tokens=_count(completion_details.get("reasoning_tokens")),
+        audio_input_tokens=_count(prompt_details.get("audio_tokens")),
+        audio_output_tokens=_count(completion_details.get("audio_tokens")),
     )
 
 

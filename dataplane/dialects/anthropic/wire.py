@@ -284,18 +284,23 @@ def usage_from_anthropic(usage: Any) -> TokenUsage | None:
         return value if _is_int(value) and value > 0 else 0
 
     cache_read = count("cache_read_input_tokens")
-    prompt = count("input_tokens") + cache_read + count("cache_creation_input_tokens")
+    cache_write = count("cache_creation_input_tokens")
+    prompt = count("input_tokens") + cache_read + cache_write
     return TokenUsage(
-        prompt_tokens=prompt, completion_tokens=count("output_tokens"), cached_tokens=cache_read
+        prompt_tokens=prompt,
+        completion_tokens=count("output_tokens"),
+        cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
 
 
 def anthropic_usage(usage: TokenUsage) -> dict[str, int]:
     """Billed token counts as Anthropic usage (input excludes the cached part)."""
     cached = min(usage.cached_tokens, usage.prompt_tokens)
+    written = min(usage.cache_write_tokens, usage.prompt_tokens - cached)
     return {
-        "input_tokens": usage.prompt_tokens - cached,
-        "cache_creation_input_tokens": 0,
+        "input_tokens": usage.prompt_tokens - cached - written,
+        "cache_creation_input_tokens": written,
         "cache_read_input_tokens": cached,
         "output_tokens": usage.completion_tokens,
     }
