@@ -33,6 +33,8 @@ log = logging.getLogger("tollgate.dataplane.failover")
 
 RETRYABLE_4XX = {401, 402, 403, 408, 409, 429}
 ERROR_BODY_LIMIT = 64 * 1024
+# What a successful upstream answer must be (`open_upstream`).
+JSON, TEXT, SSE, BYTES = "json", "text", "sse", "bytes"
 
 
 class MakeRequest(Protocol):
@@ -151,6 +153,12 @@ async def _read_json(response: httpx.Response) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) and not payload.get("error") else None
 
 
+async def _read_any(response: httpx.Response) -> dict[str, Any]:
+    """Read a body that need not be JSON (it is in `response.content`); an empty payload stands for it."""
+    await response.aread()
+    return {}
+
+
 async def _send(gateway: Gateway, request: httpx.Request) -> httpx.Response:
     """Send once more if a pooled keep-alive connection turned out to be closed by the server."""
     try:
@@ -162,11 +170,11 @@ async def _send(gateway: Gateway, request: httpx.Request) -> httpx.Response:
 
 
 async def _try(
-    gateway: Gateway, route: RouteInfo, adapter: Upstream, make: MakeRequest, read_body: bool
+    gateway: Gateway, route: RouteInfo, adapter: Upstream, make: MakeRequest, expect: str
 ) -> Attempt | Failure:
     """One attempt at one route; its outcome is counted in the route's health."""
     started = time.monotonic()
-    result = await _attempt(gateway, route, adapter, make, read_body)
+    result = await _attempt(gateway, route, adapter, make, expect)
     elapsed = time.monotonic() - started
     if isinstance(result, Attempt):
         gateway.health.succeeded(route, elapsed)
@@ -176,7 +184,7 @@ async def _try(
 
 
 async def _attempt(
-    gateway: Gateway, route: RouteInfo, adapter: Upstream, make: MakeRequest, read_body: bool
+    gateway: Gateway, route: RouteInfo, adapter: Upstream, make: MakeRequest, expect: str
 ) -> Attempt | Failure:
     try:
         response = await _send(gateway, make(adapter, route))
@@ -190,7 +198,9 @@ async def _attempt(
             return Failure(route, "status", f"HTTP {status}", status, _retry_after(response))
         gateway.health.answered(route)
         raise client_error(response, raw)
-    if not read_body:
+    if expect == BYTES:
+        return Attempt(response, route, adapter)
+    if expect == SSE:
         content_type = response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
             # A stream was asked for: anything else would reach the client as a broken stream.
@@ -202,7 +212,7 @@ async def _attempt(
             )
         return Attempt(response, route, adapter)
     try:
-        payload = await _read_json(response)
+        payload = await _read_json(response) if expect == JSON else await _read_any(response)
     except httpx.HTTPError as exc:
         return Failure(
             route, "timeout" if is_timeout(exc) else "stream", f"reading the reply failed ({exc!s})"
@@ -229,14 +239,18 @@ async def _bounded(response: httpx.Response) -> bytes:
 
 
 async def open_upstream(
-    gateway: Gateway, model: ModelInfo, make: MakeRequest, read_body: bool, failures: Failures
+    gateway: Gateway, model: ModelInfo, make: MakeRequest, expect: str, failures: Failures
 ) -> Attempt:
-    """The first route that answers 2xx (its body read and parsed when `read_body`)."""
+    """The first route that answers 2xx as `expect`s says.
+
+    JSON: the body read and parsed (a JSON object); TEXT: the body read, whatever it is; SSE: an
+    event stream, left to be read; BYTES: any body, left to be read.
+    """
     for route in candidates(model.routes, gateway.health, gateway.rng):
         adapter = gateway.adapters.get(route.provider.kind)
         if adapter is None or not make.serves(adapter):
             continue
-        result = await _try(gateway, route, adapter, make, read_body)
+        result = await _try(gateway, route, adapter, make, expect)
         if isinstance(result, Attempt):
             return result
         log.warning("route %s via %s failed: %s", model.slug, route.provider.name, result.detail)

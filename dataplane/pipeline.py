@@ -18,15 +18,16 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from dataplane.auth import authenticate, resolve_model
-from dataplane.billing import Outcome, Reservation
-from dataplane.bodies import read_json
-from dataplane.endpoints.base import Call, Endpoint
+from dataplane.billing import Caller, Outcome, Reservation
+from dataplane.byte_relay import ByteRelay
+from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import GatewayError
-from dataplane.failover import Attempt, Failures, open_upstream
+from dataplane.failover import BYTES, SSE, Attempt, Failures, open_upstream
 from dataplane.gateway import Gateway
 from dataplane.snapshot import RouteInfo
 from dataplane.stream_relay import ChatStream, StreamRelay
 from dataplane.tokens import reply_tokens
+from dataplane.uploads import Form
 from dataplane.upstreams.base import Upstream, openai_usage
 from shared.money import TokenUsage
 
@@ -81,12 +82,23 @@ class Ways:
         return adapter.chat_request(route, dict(self.chat_body()), request_id, self.r.output_cap)
 
 
-async def handle(endpoint: Endpoint, request: Request) -> Response | StreamRelay:
+async def handle(endpoint: Endpoint, request: Request) -> Response | StreamRelay | ByteRelay:
     """Serve one request to `endpoint`, streaming or not."""
     gateway: Gateway = request.state.gateway
     request.scope["state"]["family"] = endpoint.family
     caller = await authenticate(request, gateway)
-    raw, body = await read_json(request, gateway.settings.max_body_bytes)
+    raw, body = await endpoint.read(request, gateway.settings)
+    try:
+        return await _serve(gateway, endpoint, caller, raw, body, request)
+    finally:
+        if isinstance(body, Form):
+            # By now every upload was sent upstream (a reply's headers come after its request).
+            body.close()
+
+
+async def _serve(
+    gateway: Gateway, endpoint: Endpoint, caller: Caller, raw: bytes, body: Any, request: Request
+) -> Response | StreamRelay | ByteRelay:
     call = endpoint.parse(raw, body, request.headers)
     model = resolve_model(gateway, caller, call.model, endpoint.modality)
     await endpoint.prepare(gateway, caller, call)
@@ -95,17 +107,20 @@ async def handle(endpoint: Endpoint, request: Request) -> Response | StreamRelay
         caller, model, call.prompt_bound, cap, call.n, endpoint.name, call.stream, call.counts
     )
     ways = Ways(endpoint, call, r)
-    attempt = await _open(gateway, endpoint, ways, r, call.stream)
-    if call.stream:
+    expect = endpoint.expects(call)
+    attempt = await _open(gateway, endpoint, ways, r, expect)
+    if expect == BYTES:
+        return ByteRelay(gateway, attempt, r, endpoint.bytes_usage(call), billing_headers(r))
+    if expect == SSE:
         return _stream(gateway, ways, attempt)
     return await _reply(gateway, ways, attempt)
 
 
-async def _open(gateway: Gateway, endpoint: Endpoint, ways: Ways, r: Reservation, stream: bool) -> Attempt:
+async def _open(gateway: Gateway, endpoint: Endpoint, ways: Ways, r: Reservation, expect: str) -> Attempt:
     """The first route that answers; on failure the hold is settled at 0 and the error re-raised."""
     failures = Failures()
     try:
-        return await open_upstream(gateway, r.model, ways, not stream, failures)
+        return await open_upstream(gateway, r.model, ways, expect, failures)
     except GatewayError as exc:
         error = endpoint.failed(exc, failures)
         settle_failed(gateway, r, error, failures)
@@ -149,24 +164,29 @@ def _translated(ways: Ways, attempt: Attempt) -> tuple[bytes, Outcome, dict[str,
     return content, outcome, reply
 
 
-def _native(ways: Ways, attempt: Attempt) -> tuple[bytes, Outcome, dict[str, Any]]:
+def _native(ways: Ways, attempt: Attempt) -> tuple[NativeReply, Outcome, dict[str, Any]]:
     assert attempt.payload is not None
     endpoint, call = ways.endpoint, ways.call
     native = endpoint.native_reply(call, attempt.payload, attempt.response.content)
     if native.usage is not None:
-        return native.content, Outcome(native.usage, route=attempt.route), attempt.payload
+        return native, Outcome(native.usage, route=attempt.route), attempt.payload
     counted = TokenUsage(endpoint.counted_prompt(call), native.counted_output)
-    return native.content, Outcome(counted, route=attempt.route, usage_source="counted"), attempt.payload
+    return native, Outcome(counted, route=attempt.route, usage_source="counted"), attempt.payload
 
 
 async def _reply(gateway: Gateway, ways: Ways, attempt: Attempt) -> Response:
     """A whole reply: translated or passed on, billed, then handed to the endpoint's `finished`."""
     r = ways.r
     try:
-        content, outcome, reply = (_native if ways.native(attempt.adapter) else _translated)(ways, attempt)
+        if ways.native(attempt.adapter):
+            native, outcome, reply = _native(ways, attempt)
+            content, media_type = native.content, native.media_type
+        else:
+            content, outcome, reply = _translated(ways, attempt)
+            media_type = JSON
     except GatewayError as exc:
         settle_failed(gateway, r, exc, Failures())
         raise
     gateway.billing.finish(r, outcome)
     await ways.endpoint.finished(gateway, ways.call, r, reply)
-    return Response(content, 200, headers=billing_headers(r), media_type=JSON)
+    return Response(content, 200, headers=billing_headers(r), media_type=media_type)

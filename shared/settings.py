@@ -111,6 +111,9 @@ class Settings:
     key_prefix: str = "sk-tg-"
     # Data plane behaviour.
     max_body_bytes: int = 20 * 1024 * 1024
+    # Multipart uploads: audio to transcribe or translate, images to edit or vary.
+    max_audio_upload_bytes: int = 25 * 1024 * 1024
+    max_image_upload_bytes: int = 50 * 1024 * 1024
     # How long a TCP connect to a provider may take, apart from the provider's (read) timeout.
     upstream_connect_timeout_s: float = 3.0
     keepalive_interval_s: float = 15.0
@@ -168,6 +171,8 @@ class Settings:
             public_base_url=_env("TOLLGATE_PUBLIC_BASE_URL", f"http://{api_host}:{api_port}").rstrip("/"),
             key_prefix=_env("TOLLGATE_KEY_PREFIX", "sk-tg-"),
             max_body_bytes=_env_int("TOLLGATE_MAX_BODY_BYTES", 20 * 1024 * 1024),
+            max_audio_upload_bytes=_env_int("TOLLGATE_MAX_AUDIO_UPLOAD_BYTES", 25 * 1024 * 1024),
+            max_image_upload_bytes=_env_int("TOLLGATE_MAX_IMAGE_UPLOAD_BYTES", 50 * 1024 * 1024),
             keepalive_interval_s=_env_float("TOLLGATE_KEEPALIVE_S", 15.0),
             default_max_output_tokens=_env_int("TOLLGATE_DEFAULT_MAX_OUTPUT_TOKENS", 4096),
             provider_cooldown_s=_env_float("TOLLGATE_PROVIDER_COOLDOWN_S", 30.0),

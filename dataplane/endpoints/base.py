@@ -20,9 +20,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
+from starlette.requests import Request
 
+from dataplane.bodies import read_json
+from dataplane.failover import JSON, SSE
 from dataplane.snapshot import RouteInfo
 from shared.money import TokenUsage
+from shared.settings import Settings
 
 if TYPE_CHECKING:
     from dataplane.billing import Caller, Reservation
@@ -60,6 +64,7 @@ class NativeReply:
     content: bytes
     usage: TokenUsage | None
     counted_output: int  # an estimate of the output tokens, made only when `usage` is None
+    media_type: str = "application/json"
 
 
 class StreamDialect(Protocol):
@@ -89,8 +94,21 @@ class Endpoint:
     bills_output = True  # False: no output cap to pay for (embeddings)
     translatable = True  # False: only providers that serve it natively can take it
 
+    async def read(self, request: Request, settings: Settings) -> tuple[bytes, Any]:
+        """The raw body and its parsed form (a JSON object; multipart endpoints read a `Form`)."""
+        return await read_json(request, settings.max_body_bytes)
+
     def parse(self, raw: bytes, body: dict[str, Any], headers: httpx.Headers | Any) -> Call:
         """Check the body (400 naming the bad field) and size it for the hold."""
+        raise NotImplementedError
+
+    def expects(self, call: Call) -> str:
+        """What a successful upstream answer is (dataplane/failover.py): an event stream when
+        streaming, else a JSON object; endpoints with other replies say TEXT or BYTES."""
+        return SSE if call.stream else JSON
+
+    def bytes_usage(self, call: Call) -> TokenUsage:
+        """What a BYTES reply (relayed as it arrives) bills once it was delivered whole."""
         raise NotImplementedError
 
     async def prepare(self, gateway: Gateway, caller: Caller, call: Call) -> None:

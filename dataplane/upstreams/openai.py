@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, BinaryIO
 
 import httpx
 import orjson
@@ -65,6 +65,25 @@ class HttpRequests:
             extensions={"timeout": self._timeout(provider.timeout_s)},
         )
 
+    def post_form(
+        self,
+        route: RouteInfo,
+        path: str,
+        fields: list[tuple[str, str]],
+        files: list[tuple[str, tuple[str, BinaryIO, str]]],
+        headers: dict[str, str],
+    ) -> httpx.Request:
+        """A multipart POST to the route's provider; the files are streamed in chunks."""
+        provider = route.provider
+        return httpx.Request(
+            "POST",
+            self._url(provider.base_url + path),
+            data=fields,  # type: ignore[arg-type]  # httpx takes (name, value) pairs as well
+            files=files,
+            headers={"user-agent": USER_AGENT, **headers},
+            extensions={"timeout": self._timeout(provider.timeout_s)},
+        )
+
 
 class OpenAIUpstream:
     """An upstream that speaks the OpenAI API (OpenAI itself, vLLM, OpenRouter, ...)."""
@@ -79,6 +98,20 @@ class OpenAIUpstream:
         headers = {"accept": "application/json", **headers, **self.kind.auth_headers(route.provider.api_key)}
         payload["model"] = route.upstream_model
         return self.http.post(route, path, payload, headers)
+
+    def native_form(
+        self,
+        route: RouteInfo,
+        path: str,
+        fields: list[tuple[str, str]],
+        files: list[tuple[str, tuple[str, BinaryIO, str]]],
+        headers: dict[str, str],
+    ) -> httpx.Request:
+        """A multipart upload to `path`, with `model` set to the route's upstream model."""
+        headers = {**headers, **self.kind.auth_headers(route.provider.api_key)}
+        fields = [(name, value) for name, value in fields if name != "model"]
+        fields.append(("model", route.upstream_model))
+        return self.http.post_form(route, path, fields, files, headers)
 
     def chat_request(
         self, route: RouteInfo, body: dict[str, Any], request_id: str, output_cap: int
