@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from console.htmx import render_page
 from shared.accounts import DEFAULT_GROUP
+from shared.catalog import MODALITIES
 from shared.catalog_admin import visible_models
 from shared.models import Group
 
@@ -22,11 +23,11 @@ def viewer_group() -> Group | None:
 
 @bp.get("")
 def index():
-    """Every model the viewer may use, with prices per 1M tokens; filtered as you type."""
+    """Every model the viewer may use, with its price per meter and capabilities; filtered as you type."""
     group = viewer_group()
     q = (request.args.get("q") or "").strip()[:200]
     modality = request.args.get("modality") or ""
-    if modality not in ("", "chat", "embedding"):
+    if modality not in MODALITIES:
         modality = ""
     models = list(visible_models(group, q, modality))
     ppm = group.multiplier_ppm if group else 1_000_000

@@ -1,11 +1,17 @@
-"""Docs and quick start: the base URL and ready-to-copy snippets filled in with a chosen model."""
+"""Docs and quick start: the base URL and ready-to-copy snippets for every endpoint, each filled in
+with a model of the endpoint's modality that the viewer may call (or a placeholder when there is none).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from flask import Blueprint, current_app, render_template, request
 
 from console.catalog import viewer_group
+from shared.catalog import MODALITIES
 from shared.catalog_admin import visible_models
+from shared.models import CatalogModel
 
 bp = Blueprint("docs", __name__, url_prefix="/docs")
 
@@ -27,20 +33,40 @@ ERRORS = [
 ]  # fmt: skip
 
 
+# What a snippet says when the catalogue has no model of its modality.
+PLACEHOLDERS = {
+    "chat": "MODEL_ID", "embedding": "EMBEDDING_MODEL_ID", "image": "IMAGE_MODEL_ID",
+    "transcription": "TRANSCRIPTION_MODEL_ID", "speech": "SPEECH_MODEL_ID",
+    "moderation": "MODERATION_MODEL_ID", "rerank": "RERANK_MODEL_ID",
+}  # fmt: skip
+
+
+def examples(models: Sequence[CatalogModel], wanted: str) -> dict[str, str]:
+    """The model each modality's snippets use: `wanted` for its own modality, else the first one.
+
+    `ocr` is the chat model that reads images: `wanted` or the first chat model with `vision`.
+    """
+    chosen: dict[str, str] = {m.modality: m.slug for m in models if m.slug == wanted}
+    for m in models:
+        chosen.setdefault(m.modality, m.slug)
+    picked = {modality: chosen.get(modality, PLACEHOLDERS[modality]) for modality in MODALITIES}
+    seeing = [m.slug for m in models if m.modality == "chat" and "vision" in (m.capabilities or [])]
+    picked["ocr"] = wanted if wanted in seeing else (seeing[0] if seeing else picked["chat"])
+    return picked
+
+
 @bp.get("")
 def index():
-    """Quick start snippets for curl, Python and Node, the error table, and agent/IDE setup."""
+    """Quick start snippets for every endpoint (curl, Python, Node), the error table, and agent/IDE setup."""
     models = list(visible_models(viewer_group()))
-    chat = [m for m in models if m.modality == "chat"]
-    embedding = [m for m in models if m.modality == "embedding"]
-    wanted = request.args.get("model") or ""
-    selected = next((m.slug for m in chat if m.slug == wanted), chat[0].slug if chat else "MODEL_ID")
+    example = examples(models, request.args.get("model") or "")
     settings = current_app.config["TOLLGATE"]
     return render_template(
         "docs/index.html",
-        models=chat,
-        model=selected,
-        embedding_model=embedding[0].slug if embedding else "EMBEDDING_MODEL_ID",
+        models=models,
+        example=example,
+        model=example["chat"],
+        embedding_model=example["embedding"],
         gateway_url=settings.public_base_url,
         key_hint=settings.key_prefix + "...",
         errors=ERRORS,

@@ -1,4 +1,4 @@
-"""Jinja filters: money in USD with sub-cent precision, prices per 1M tokens, UTC times."""
+"""Jinja filters: money in USD with sub-cent precision, prices by meter, modalities, UTC times."""
 
 from __future__ import annotations
 
@@ -8,8 +8,13 @@ from decimal import Decimal
 from flask import Flask
 
 from shared.money import NANO_PER_USD, ceil_div
+from shared.price_sheet import TOKEN_PRICE_FIELDS, meter_help, meter_uses, other_meters, price_sheet
 
 PPM = 1_000_000
+MODALITY_LABELS = {
+    "chat": "Chat", "embedding": "Embeddings", "image": "Images", "transcription": "Transcription",
+    "speech": "Speech", "moderation": "Moderation", "rerank": "Rerank",
+}  # fmt: skip
 
 
 def usd(nano: int | None, sign: bool = False) -> str:
@@ -54,9 +59,18 @@ def multiplier(ppm: int) -> str:
     return "×" + f"{Decimal(ppm) / PPM:f}".rstrip("0").rstrip(".")
 
 
+def modality(name: str) -> str:
+    """A modality as the catalogue names it ("image" → "Images")."""
+    return MODALITY_LABELS.get(name, name)
+
+
 def register(app: Flask) -> None:
     """Make the filters available in every template."""
     app.jinja_env.filters.update(
-        usd=usd, usd_plain=usd_plain, when=when, number=number, multiplier=multiplier
+        usd=usd, usd_plain=usd_plain, when=when, number=number, multiplier=multiplier, modality=modality
     )
-    app.jinja_env.globals["with_multiplier"] = with_multiplier
+    app.jinja_env.globals.update(
+        with_multiplier=with_multiplier, price_sheet=price_sheet, other_meters=other_meters,
+        meter_uses=meter_uses, modality_labels=MODALITY_LABELS, meter_help=meter_help,
+        token_price_fields=TOKEN_PRICE_FIELDS,
+    )  # fmt: skip

@@ -14,14 +14,18 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from shared.accounts import MIN_PASSWORD_LENGTH
+from shared.catalog import CAPABILITIES, MODALITIES
 from shared.key_admin import MAX_RATE_LIMIT
 from shared.money import AmountError, parse_usd
+from shared.price_sheet import TOKEN_PRICE_FIELDS, MeterPriceError, parse_entry
 from shared.provider_kinds import KINDS
 
 PASSWORD_RULE = Length(
@@ -29,7 +33,8 @@ PASSWORD_RULE = Length(
 )
 MAX_NANO = 2**62
 KIND_CHOICES = [SelectChoice(kind.name, kind.label) for kind in KINDS.values()]
-MODALITY_CHOICES = [SelectChoice("chat", "chat"), SelectChoice("embedding", "embedding")]
+MODALITY_CHOICES = [SelectChoice(m, m) for m in MODALITIES]
+CAPABILITY_CHOICES = [SelectChoice(c, c.replace("_", " ")) for c in CAPABILITIES]
 RATE_LIMIT_RULES = [
     Optional(),
     NumberRange(min=1, max=MAX_RATE_LIMIT, message="A whole number from 1, or empty."),
@@ -59,6 +64,38 @@ class Usd:
         if self.positive and nano <= 0:
             raise ValidationError("Must be more than zero.")
         field.nano = nano
+
+
+class MeterPrices:
+    """Validate `METER=USD` lines; stores {meter: nano-USD} on `field.prices`.
+
+    Input, output and cached input have fields of their own, so they are refused here.
+    """
+
+    def __call__(self, form: FlaskForm, field: TextAreaField) -> None:
+        field.prices = {}
+        for number, line in enumerate((field.data or "").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                meter, nano = parse_entry(line)
+            except MeterPriceError as exc:
+                raise ValidationError(f"Line {number}: {exc}.") from exc
+            if meter in TOKEN_PRICE_FIELDS:
+                raise ValidationError(f"Line {number}: {meter} has a field of its own.")
+            if meter in field.prices:
+                raise ValidationError(f"Line {number}: {meter} is priced twice.")
+            if nano >= MAX_NANO:
+                raise ValidationError(f"Line {number}: that amount is too large.")
+            field.prices[meter] = nano
+
+
+def capabilities_field() -> SelectMultipleField:
+    """Capability checkboxes (none ticked: the model states none)."""
+    return SelectMultipleField(
+        "Capabilities", choices=CAPABILITY_CHOICES, widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(), validators=[Optional()],
+    )  # fmt: skip
 
 
 def nano_of(field: StringField) -> int | None:
@@ -139,6 +176,8 @@ class PriceRowForm(FlaskForm):
     cached_input_price = StringField("Cached input $/1M", validators=[Usd()])
     context_length = IntegerField("Context", validators=[Optional(), NumberRange(min=1, max=100_000_000)])
     modality = SelectField("Modality", choices=MODALITY_CHOICES)
+    meters = TextAreaField("Other meters (METER=USD per line)", validators=[Length(max=4000), MeterPrices()])
+    capabilities = capabilities_field()
     enabled = BooleanField("Enabled")
 
 
@@ -154,6 +193,14 @@ class ModelRouteForm(FlaskForm):
     output_price = StringField("Sale output $/1M", validators=[DataRequired(), Usd()])
     input_cost = StringField("Cost input $/1M (empty: same)", validators=[Usd()])
     output_cost = StringField("Cost output $/1M (empty: same)", validators=[Usd()])
+    meters = TextAreaField(
+        "Sale price of other meters (METER=USD per line)", validators=[Length(max=4000), MeterPrices()]
+    )
+    cost_meters = TextAreaField(
+        "Cost of other meters (METER=USD per line; unlisted: same as sale)",
+        validators=[Length(max=4000), MeterPrices()],
+    )
+    capabilities = capabilities_field()
     priority = IntegerField("Priority", default=0, validators=[Optional(), NumberRange(min=-1000, max=1000)])
     weight = IntegerField("Weight", default=1, validators=[Optional(), NumberRange(min=1, max=1000)])
 

@@ -21,8 +21,11 @@ from shared.catalog_admin import (
 )
 from shared.errors import InvalidInput, NotFound
 from shared.models import CatalogModel, Provider
+from shared.price_sheet import format_entries, other_meters
 
 bp = Blueprint("prices", __name__, url_prefix="/operator/models")
+# Which form field a domain error's field names (the rest are named alike).
+FORM_FIELDS = {"model": "slug", "price": "meters", "cost": "cost_meters"}
 
 
 def _model(model_id: int) -> CatalogModel:
@@ -38,9 +41,11 @@ def _add_form(formdata: bool = True) -> ModelRouteForm:
     return form
 
 
-def _page(add_form: ModelRouteForm | None = None, editing: int | None = None, row_form=None):  # type: ignore[no-untyped-def]
+def _page(
+    add_form: ModelRouteForm | None = None, editing: int | None = None, row_form=None, status: int = 200
+):  # type: ignore[no-untyped-def]
     q = (request.args.get("q") or "").strip()[:200]
-    return render_template(
+    page = render_template(
         "prices/index.html",
         models=list(models_query(q)),
         routes=list(routes_query()),
@@ -49,6 +54,7 @@ def _page(add_form: ModelRouteForm | None = None, editing: int | None = None, ro
         editing=editing,
         row_form=row_form,
     )
+    return page, status
 
 
 @bp.get("")
@@ -68,6 +74,8 @@ def _row_form(model: CatalogModel) -> PriceRowForm:
     form.cached_input_price.data = usd_plain(model.cached_input_price)
     form.context_length.data = model.context_length
     form.modality.data = model.modality
+    form.meters.data = format_entries(other_meters(model.prices or {}))
+    form.capabilities.data = list(model.capabilities or [])
     form.enabled.data = model.enabled
     return form
 
@@ -106,19 +114,28 @@ def update_row(model_id: int):
             cached_input_price=nano_of(form.cached_input_price),
             context_length=form.context_length.data,
             modality=form.modality.data,
+            # A post without the meters field (an older page) keeps the stored meter prices.
+            meters=form.meters.prices if "meters" in request.form else None,
+            capabilities=form.capabilities.data or [],
         )
         try:
             model = update_model(model, prices, bool(form.enabled.data))
         except InvalidInput as exc:
-            getattr(form, exc.field, form.input_price).errors = [exc.message]
+            _field(form, exc.field, form.input_price).errors = [exc.message]
         else:
             if is_partial():
                 return render_template("prices/_row.html", m=model, saved=True)
             flash(f"Saved prices of {model.slug}.", "success")
             return redirect(url_for("prices.index"), code=303)
     if is_partial():
+        # htmx swaps only 2xx answers: the row with its errors comes back as 200.
         return render_template("prices/_row_edit.html", m=model, row_form=form)
-    return _page(editing=model.id, row_form=form)
+    return _page(editing=model.id, row_form=form, status=400)
+
+
+def _field(form, name: str, default):  # type: ignore[no-untyped-def]
+    """The form field a domain error names (`default` when the form has none by that name)."""
+    return getattr(form, FORM_FIELDS.get(name, name), default)
 
 
 @bp.post("")
@@ -137,16 +154,23 @@ def create():
                 priority=form.priority.data or 0, weight=form.weight.data or 1, modality=form.modality.data,
                 context_length=form.context_length.data,
                 costs=(_or(cost_in, sale_in), _or(cost_out, sale_out), None),
+                meters=form.meters.prices, cost_meters=_costs(form),
+                capabilities=form.capabilities.data or None,
             )  # fmt: skip
         except (InvalidInput, NotFound) as exc:
-            target = {"model": "slug"}.get(
-                getattr(exc, "field", "provider"), getattr(exc, "field", "provider")
-            )
-            getattr(form, target, form.slug).errors = [getattr(exc, "message", str(exc))]
+            target = getattr(exc, "field", "provider")
+            _field(form, target, form.slug).errors = [getattr(exc, "message", str(exc))]
         else:
             flash(f"Added a route for {form.slug.data.strip()}.", "success")
             return redirect(url_for("prices.index"), code=303)
-    return _page(add_form=form)
+    return _page(add_form=form, status=400)
+
+
+def _costs(form: ModelRouteForm) -> dict[str, int] | None:
+    """The route's cost of every other meter: its sale price unless the cost lines say otherwise."""
+    if not form.cost_meters.prices:
+        return None
+    return {**form.meters.prices, **form.cost_meters.prices}
 
 
 def _or(value: int | None, default: int) -> int:

@@ -15,8 +15,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dataplane import health_report, pipeline, status
-from dataplane.dialects.anthropic import errors as anthropic_errors
-from dataplane.endpoints import REGISTRY, messages, models, responses
+from dataplane.dialects.gemini import errors as family_errors
+from dataplane.endpoints import REGISTRY, images, messages, models, responses
 from dataplane.endpoints.base import ANTHROPIC, Endpoint
 from dataplane.errors import GatewayError
 from dataplane.gateway import Gateway
@@ -60,6 +60,7 @@ def _routes() -> list[Route]:
         routes += [
             Route(f"{prefix}/models", models.list_models, methods=["GET"]),
             Route(f"{prefix}/models/{{model_id:path}}", models.get_model, methods=["GET"]),
+            Route(f"{prefix}/images/files/{{name}}", images.get_file, methods=["GET"]),
             Route(f"{prefix}/responses/{{response_id}}", responses.get_response, methods=["GET"]),
             Route(f"{prefix}/responses/{{response_id}}", responses.delete_response, methods=["DELETE"]),
             Route(
@@ -96,10 +97,11 @@ def create_app(
         routes=_routes(),
         middleware=[Middleware(RequestIdMiddleware)],
         exception_handlers={
-            # Errors in OpenAI's shape, or in Anthropic's on the Anthropic routes.
-            GatewayError: anthropic_errors.gateway_error,
-            HTTPException: anthropic_errors.http_error,
-            Exception: anthropic_errors.unexpected_error,
+            # Errors in OpenAI's shape, or in Anthropic's or Google's on those routes (Gemini's
+            # handlers hand every other request on to Anthropic's, which hand on to OpenAI's).
+            GatewayError: family_errors.gateway_error,
+            HTTPException: family_errors.http_error,
+            Exception: family_errors.unexpected_error,
         },
         lifespan=lifespan,
     )

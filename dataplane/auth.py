@@ -1,7 +1,8 @@
 """Who is calling: the API key from the headers, checked against the in-memory key cache.
 
-Keys come from `Authorization: Bearer`, then `x-api-key`, then `api-key`. Console login
-sessions (cookies) are never looked at here.
+Keys come from `Authorization: Bearer`, then `x-api-key`, then `api-key`, then `x-goog-api-key`;
+on the Gemini routes also from the `?key=` query parameter, as Google's API takes it. Console
+login sessions (cookies) are never looked at here.
 """
 
 from __future__ import annotations
@@ -30,12 +31,14 @@ def extract_key(headers: Headers) -> str | None:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
-    return headers.get("x-api-key") or headers.get("api-key") or None
+    return headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key") or None
 
 
 async def authenticate(request: Request, gateway: Gateway) -> Caller:
     """The caller behind the request's key: 401 if missing, unknown, revoked or expired; 403 if disabled."""
     secret = extract_key(request.headers)
+    if not secret and request.scope["state"].get("family") == "gemini":
+        secret = request.query_params.get("key")
     if not secret:
         raise invalid_api_key("You didn't provide an API key. Send it as `Authorization: Bearer <key>`.")
     try:

@@ -67,7 +67,7 @@ class Ways:
         return self.endpoint.name in adapter.kind.native
 
     def serves(self, adapter: Upstream) -> bool:
-        return self.native(adapter) or self.endpoint.translatable
+        return self.native(adapter) or (self.endpoint.translatable and adapter.kind.chat)
 
     def chat_body(self) -> dict[str, Any]:
         """The chat completion body for translated routes (built once, on first use)."""
@@ -100,6 +100,8 @@ async def _serve(
     gateway: Gateway, endpoint: Endpoint, caller: Caller, raw: bytes, body: Any, request: Request
 ) -> Response | StreamRelay | ByteRelay:
     call = endpoint.parse(raw, body, request.headers)
+    if not call.model:
+        call.model = endpoint.default_model(gateway.snapshot)
     model = resolve_model(gateway, caller, call.model, endpoint.modality)
     await endpoint.prepare(gateway, caller, call)
     cap = gateway.billing.default_cap(model, call.requested_cap) if endpoint.bills_output else 0
@@ -180,6 +182,7 @@ async def _reply(gateway: Gateway, ways: Ways, attempt: Attempt) -> Response:
     try:
         if ways.native(attempt.adapter):
             native, outcome, reply = _native(ways, attempt)
+            native = await ways.endpoint.complete_reply(gateway, ways.call, native)
             content, media_type = native.content, native.media_type
         else:
             content, outcome, reply = _translated(ways, attempt)

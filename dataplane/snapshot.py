@@ -17,6 +17,7 @@ from shared.db import MAX_IN_IDS, binary_chunks
 from shared.models import ApiKey, CatalogModel, Group, Provider, Route, User
 from shared.money import Prices
 from shared.settings import Secret
+from shared.utility_models import load_assigned
 from shared.vault import VaultError, decrypt
 
 log = logging.getLogger("tollgate.dataplane")
@@ -79,6 +80,8 @@ class Snapshot:
     version: int
     models: dict[str, ModelInfo]
     providers: tuple[ProviderInfo, ...]
+    # The operator's model for each utility endpoint that has one (shared/utility_models.py).
+    assigned: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,7 +148,7 @@ def load_snapshot(version: int, secret_key: Secret) -> Snapshot:
         )
         for m in CatalogModel.select().where(CatalogModel.enabled == True)  # noqa: E712
     }
-    return Snapshot(version, models, tuple(providers.values()))
+    return Snapshot(version, models, tuple(providers.values()), load_assigned())
 
 
 def load_spent(key_ids: Sequence[int]) -> dict[int, int]:

@@ -45,7 +45,7 @@ def probe_model(provider: Provider) -> str | None:
 def _request(provider: Provider, key: str, model: str) -> tuple[str, dict, dict]:
     """The probe's URL, headers and body: the same path and credential headers the data plane uses."""
     kind = KINDS[provider.kind]
-    url = provider.base_url.rstrip("/") + kind.probe_path
+    url = kind.probe_url(provider.base_url, model)
     headers = {**kind.fixed_headers, **kind.auth_headers(key)}
     return url, headers, kind.probe_body(model)
 

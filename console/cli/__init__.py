@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import database, groups, keys, models, providers, serve, tron, usage, users, welcome
+from . import database, groups, keys, models, providers, serve, tron, usage, users, utilities, welcome
 
 COMMANDS: list[click.Command] = [
     database.db,
@@ -19,6 +19,7 @@ COMMANDS: list[click.Command] = [
     models.model,
     usage.usage,
     tron.tron,
+    utilities.utility,
     serve.serve_api,
     serve.serve_console,
     serve.worker,

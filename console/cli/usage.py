@@ -8,12 +8,13 @@ import click
 
 from shared import accounts
 from shared.models import UsageRecord, User
+from shared.price_sheet import meter_uses
 
 from .runtime import emit, iso, json_option, opened_database, table, usd
 
 
 def usage_row(record: UsageRecord) -> dict[str, Any]:
-    """One request's usage: tokens, the customer's charge and the upstream's cost."""
+    """One request's usage: tokens, every meter billed, the customer's charge and the upstream's cost."""
     return {
         "request_id": record.request_id,
         "email": record.user.email,
@@ -22,6 +23,7 @@ def usage_row(record: UsageRecord) -> dict[str, Any]:
         "prompt_tokens": record.prompt_tokens,
         "cached_tokens": record.cached_tokens,
         "completion_tokens": record.completion_tokens,
+        "meters": [use.as_json() for use in meter_uses(record.meters)],
         "cost_usd": usd(record.charge),
         "upstream_cost_usd": usd(record.cost),
         "held_usd": usd(record.held),

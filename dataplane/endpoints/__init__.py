@@ -5,7 +5,23 @@ Adding an endpoint: write its module (an `Endpoint` subclass, see base.py) and a
 
 from __future__ import annotations
 
-from dataplane.endpoints import chat, completions, embeddings, messages, responses
+from dataplane.endpoints import (
+    chat,
+    classifications,
+    completions,
+    detections,
+    embeddings,
+    gemini,
+    images,
+    messages,
+    moderations,
+    ocr,
+    rerank,
+    responses,
+    speech,
+    transcriptions,
+    translations,
+)
 from dataplane.endpoints.base import Endpoint
 
 REGISTRY: tuple[Endpoint, ...] = (
@@ -14,4 +30,15 @@ REGISTRY: tuple[Endpoint, ...] = (
     messages.ENDPOINT,
     responses.ENDPOINT,
     completions.ENDPOINT,
+    moderations.ENDPOINT,
+    rerank.ENDPOINT,
+    translations.ENDPOINT,
+    classifications.ENDPOINT,
+    ocr.ENDPOINT,
+    detections.ENDPOINT,
+    transcriptions.ENDPOINT,
+    transcriptions.TRANSLATIONS,
+    speech.ENDPOINT,
+    *images.ENDPOINTS,
+    gemini.ENDPOINT,
 )

@@ -23,8 +23,9 @@ import httpx
 from starlette.requests import Request
 
 from dataplane.bodies import read_json
+from dataplane.errors import bad_request
 from dataplane.failover import JSON, SSE
-from dataplane.snapshot import RouteInfo
+from dataplane.snapshot import RouteInfo, Snapshot
 from shared.money import TokenUsage
 from shared.settings import Settings
 
@@ -111,6 +112,10 @@ class Endpoint:
         """What a BYTES reply (relayed as it arrives) bills once it was delivered whole."""
         raise NotImplementedError
 
+    def default_model(self, snapshot: Snapshot) -> str:
+        """The model of a call that named none (only endpoints whose `parse` allows that get here)."""
+        raise bad_request("model", "you must provide a model parameter (a string).")
+
     async def prepare(self, gateway: Gateway, caller: Caller, call: Call) -> None:
         """Anything to load before the hold (run DB work through `gateway.run_db`)."""
 
@@ -123,6 +128,11 @@ class Endpoint:
     def native_reply(self, call: Call, payload: dict[str, Any], content: bytes) -> NativeReply:
         """A native non-streaming reply: what goes out and what it used."""
         raise NotImplementedError
+
+    async def complete_reply(self, gateway: Gateway, call: Call, native: NativeReply) -> NativeReply:
+        """A native reply's last step before it is billed, for work that waits (keeping or fetching
+        files); a GatewayError raised here fails the call, billed nothing."""
+        return native
 
     def native_stream(self, call: Call, r: Reservation) -> StreamDialect:
         """The dialect relaying a native stream (metered, not changed)."""

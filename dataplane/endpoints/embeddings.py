@@ -2,6 +2,8 @@
 
 The upstream is always asked for float vectors (many OpenAI-compatible upstreams cannot do
 base64); when the client asked for base64, the gateway packs each vector as little-endian float32.
+Gemini providers take the same body: their adapter sends it as `batchEmbedContents`, and the
+reply is turned into OpenAI's shape here (dataplane/upstreams/gemini.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import upstream_error
 from dataplane.snapshot import RouteInfo
 from dataplane.tokens import embeddings_prompt_bound, input_tokens
+from dataplane.upstreams import gemini
 from dataplane.upstreams.base import Upstream, openai_usage
 
 
@@ -53,10 +56,16 @@ class Embeddings(Endpoint):
         self, adapter: Upstream, route: RouteInfo, call: Call, r: Reservation
     ) -> httpx.Request:
         body = {**call.parsed.body, "encoding_format": "float"}
+        # Routes are tried one after another, so the last request built is the one that answers.
+        call.extra["kind"] = adapter.kind.name
         return adapter.native_request(route, "/embeddings", body, {"x-request-id": r.caller.request_id})
 
     def native_reply(self, call: Call, payload: dict[str, Any], content: bytes) -> NativeReply:
-        usage = openai_usage(payload)
+        if call.extra.get("kind") == "gemini":
+            payload, usage = gemini.openai_embeddings(payload, call.model, self.counted_prompt(call))
+            content = orjson.dumps(payload)
+        else:
+            usage = openai_usage(payload)
         if call.parsed.base64:
             content = base64_vectors(payload)
         return NativeReply(content, usage, 0)

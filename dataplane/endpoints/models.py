@@ -22,14 +22,20 @@ from dataplane.billing import Caller
 from dataplane.errors import bad_request, model_not_found
 from dataplane.gateway import Gateway
 from dataplane.snapshot import ModelInfo
+from shared.catalog import MODALITIES
 from shared.money import format_usd
+from shared.price_sheet import price_sheet
 
 JSON = "application/json"
 MAX_PAGE = 1000
 
 
 def model_object(model: ModelInfo) -> dict[str, Any]:
-    """The OpenAI Model object, plus Tollgate's public facts (prices per 1M tokens, in USD)."""
+    """The OpenAI Model object, plus Tollgate's public facts: modality, capabilities and prices.
+
+    `pricing` keeps the three token prices per 1M tokens; `prices` lists every meter the model is
+    priced by as {meter, label, usd, per} (USD strings with 9 decimals, per the meter's unit).
+    """
     owner = model.slug.split("/", 1)[0] if "/" in model.slug else "tollgate"
     prices = model.prices
     return {
@@ -38,6 +44,7 @@ def model_object(model: ModelInfo) -> dict[str, Any]:
         "created": model.created,
         "owned_by": owner,
         "modality": model.modality,
+        "capabilities": list(model.capabilities),
         "context_length": model.context_length,
         "max_output_tokens": model.max_output_tokens,
         "pricing": {
@@ -45,6 +52,7 @@ def model_object(model: ModelInfo) -> dict[str, Any]:
             "cached_input_per_1m": format_usd(prices.cached),
             "output_per_1m": format_usd(prices.output),
         },
+        "prices": [p.as_json() for p in price_sheet(prices.to_map())],
     }
 
 
@@ -68,6 +76,8 @@ async def list_openai_models(request: Request) -> Response:
     models = _visible(gateway, await _caller(request, gateway))
     modality = request.query_params.get("modality")
     provider = request.query_params.get("provider")
+    if modality and modality not in MODALITIES:
+        raise bad_request("modality", f"modality: must be one of {', '.join(MODALITIES)}.")
     if modality:
         models = [m for m in models if m.modality == modality]
     if provider:

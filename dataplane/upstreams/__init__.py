@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from dataplane.upstreams.anthropic import AnthropicUpstream
 from dataplane.upstreams.base import Upstream
+from dataplane.upstreams.gemini import GeminiUpstream
 from dataplane.upstreams.openai import OpenAIUpstream
 from shared.provider_kinds import KINDS
 from shared.settings import Settings
 
 # The adapter class of each provider kind (kinds that differ only in what they serve share one).
-ADAPTERS: dict[str, type[OpenAIUpstream] | type[AnthropicUpstream]] = {
+ADAPTERS: dict[str, type[OpenAIUpstream] | type[AnthropicUpstream] | type[GeminiUpstream]] = {
     "openai": OpenAIUpstream,
     "openai-chat": OpenAIUpstream,
     "anthropic": AnthropicUpstream,
+    "cohere": OpenAIUpstream,  # rerank only: a JSON POST with a bearer key, like OpenAI's
+    "jina": OpenAIUpstream,
+    "gemini": GeminiUpstream,
 }
 
 

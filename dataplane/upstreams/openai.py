@@ -75,10 +75,14 @@ class HttpRequests:
     ) -> httpx.Request:
         """A multipart POST to the route's provider; the files are streamed in chunks."""
         provider = route.provider
+        # httpx reads a list as raw content, not as form fields: a name may repeat, so it maps to a list.
+        data: dict[str, list[str]] = {}
+        for name, value in fields:
+            data.setdefault(name, []).append(value)
         return httpx.Request(
             "POST",
             self._url(provider.base_url + path),
-            data=fields,  # type: ignore[arg-type]  # httpx takes (name, value) pairs as well
+            data=data,
             files=files,
             headers={"user-agent": USER_AGENT, **headers},
             extensions={"timeout": self._timeout(provider.timeout_s)},

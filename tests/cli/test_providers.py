@@ -63,7 +63,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli: Cli, args: list[str], exp
 
 
 def test_an_unknown_kind_is_a_usage_error(cli: Cli) -> None:
-    result = cli.run("provider", "add", "p", "--base-url", "http://x.example/v1", "--kind", "gemini")
+    result = cli.run("provider", "add", "p", "--base-url", "http://x.example/v1", "--kind", "palm")
     assert result.exit_code == 2
-    assert "gemini" in result.stderr
+    assert "palm" in result.stderr
     assert Provider.select().count() == 0

@@ -65,6 +65,7 @@ def test_usage_is_listed_newest_first_with_exact_amounts(cli: Cli) -> None:
         "prompt_tokens": 100,
         "cached_tokens": 0,
         "completion_tokens": 120,
+        "meters": [],
         "cost_usd": "0.000078000",
         "upstream_cost_usd": "0.000050000",
         "held_usd": "0.000000000",
@@ -103,3 +104,24 @@ def test_unsettled_and_short_requests_are_listed_on_their_own(cli: Cli) -> None:
     assert "stopped" in listed[0]["error"]
     assert "req-cut" in cli.ok("usage", "list", "--status", "unsettled")
     assert cli.json("usage", "list", "--shortfall") == []
+
+
+def test_every_meter_billed_is_listed_with_its_unit(cli: Cli) -> None:
+    accounts.create_user("alice@example.com")
+    meters = {
+        "audio_second": [3_500, 100_000],
+        "input": [12, 2_000_000_000],
+        "image:1024x1024:hd": [2, 80_000_000],
+    }
+    _settle("req-media", "alice@example.com", 160_350_024, 1, meters=meters)
+
+    [row] = cli.json("usage", "list")
+
+    assert row["meters"] == [
+        {"meter": "input", "label": "Input tokens", "quantity": 12, "counted": "tokens",
+         "unit_price_usd": "2.000000000", "per": "1M tokens"},
+        {"meter": "image:1024x1024:hd", "label": "Images (1024x1024, hd)", "quantity": 2, "counted": "images",
+         "unit_price_usd": "0.080000000", "per": "image"},
+        {"meter": "audio_second", "label": "Audio seconds", "quantity": 3_500, "counted": "ms",
+         "unit_price_usd": "0.000100000", "per": "second"},
+    ]  # fmt: skip

@@ -12,6 +12,7 @@ import pytest
 from dataplane.app import create_app
 from shared.settings import Settings
 from tests.dataplane.helpers import CHAT_MODEL, EMBED_MODEL, Customer, Shop
+from tests.support.fake_scoring import FakeScoring
 from tests.support.servers import ServerThread
 from tests.support.upstream import FakeUpstream
 
@@ -42,6 +43,24 @@ def upstream(upstream_servers: dict[str, tuple[FakeUpstream, ServerThread]]) -> 
 def upstream_b(upstream_servers: dict[str, tuple[FakeUpstream, ServerThread]]) -> Iterator[FakeUpstream]:
     """The second fake provider."""
     fake, server = upstream_servers["b"]
+    fake.reset()
+    fake.url = server.url  # type: ignore[attr-defined]
+    yield fake
+    fake.reset()
+
+
+@pytest.fixture(scope="session")
+def scoring_server() -> Iterator[tuple[FakeScoring, ServerThread]]:
+    fake = FakeScoring()
+    server = ServerThread(fake.app(), log_level="critical", graceful_s=1.0).start()
+    yield fake, server
+    server.stop()
+
+
+@pytest.fixture
+def scoring(scoring_server: tuple[FakeScoring, ServerThread]) -> Iterator[FakeScoring]:
+    """The fake moderation and rerank provider (tests/support/fake_scoring.py), reset; `.url` is its root."""
+    fake, server = scoring_server
     fake.reset()
     fake.url = server.url  # type: ignore[attr-defined]
     yield fake

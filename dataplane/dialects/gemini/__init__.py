@@ -1,0 +1,1 @@
+"""Google's Gemini API as a client dialect: bodies, streams, errors and token estimates."""
