@@ -171,7 +171,11 @@ def _native(ways: Ways, attempt: Attempt) -> tuple[NativeReply, Outcome, dict[st
     endpoint, call = ways.endpoint, ways.call
     native = endpoint.native_reply(call, attempt.payload, attempt.response.content)
     if native.usage is not None:
-        return native, Outcome(native.usage, route=attempt.route), attempt.payload
+        return (
+            native,
+            Outcome(native.usage, route=attempt.route, usage_source=native.usage_source),
+            attempt.payload,
+        )
     counted = TokenUsage(endpoint.counted_prompt(call), native.counted_output)
     return native, Outcome(counted, route=attempt.route, usage_source="counted"), attempt.payload
 

@@ -66,6 +66,7 @@ class NativeReply:
     usage: TokenUsage | None
     counted_output: int  # an estimate of the output tokens, made only when `usage` is None
     media_type: str = "application/json"
+    usage_source: str = "upstream"  # "counted" when the gateway measured `usage` itself
 
 
 class StreamDialect(Protocol):

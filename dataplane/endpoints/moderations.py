@@ -104,7 +104,8 @@ class Moderations(Endpoint):
             raise upstream_error("The upstream provider's moderation reply has no `results` list.")
         reported = openai_usage(payload)
         tokens = reported.prompt_tokens if reported is not None else self.counted_prompt(call)
-        return NativeReply(content, TokenUsage(tokens, 0, counts=call.counts), 0)
+        source = "upstream" if reported is not None else "counted"
+        return NativeReply(content, TokenUsage(tokens, 0, counts=call.counts), 0, usage_source=source)
 
     def counted_prompt(self, call: Call) -> int:
         wanted = call.parsed

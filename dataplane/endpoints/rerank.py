@@ -168,6 +168,7 @@ class Rerank(Endpoint):
 
     def native_reply(self, call: Call, payload: dict[str, Any], content: bytes) -> NativeReply:
         tokens, units = reported_usage(payload)
+        source = "upstream" if tokens is not None else "counted"
         if tokens is None:
             tokens = self.counted_prompt(call)
         reply: dict[str, Any] = {"model": call.model, "results": ranked(payload, call.parsed)}
@@ -177,7 +178,7 @@ class Rerank(Endpoint):
         if units is not None:
             reply["meta"] = {"billed_units": {"search_units": units}}
         usage = TokenUsage(tokens, 0, counts={"request": 1 if units is None else units})
-        return NativeReply(orjson.dumps(reply), usage, 0)
+        return NativeReply(orjson.dumps(reply), usage, 0, usage_source=source)
 
     def counted_prompt(self, call: Call) -> int:
         wanted = call.parsed

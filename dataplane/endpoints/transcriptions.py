@@ -161,14 +161,15 @@ class Transcriptions(Endpoint):
         if parsed.response_format in TEXT_FORMATS:
             text = content.decode("utf-8", "replace")
             usage = transcription_usage(None, parsed.length.ms, parsed.prompt_tokens, text, parsed.tokens)
-            return NativeReply(content, usage, 0, TEXT_MEDIA_TYPE)
+            return NativeReply(content, usage, 0, TEXT_MEDIA_TYPE, "counted")
         ms = parsed.length.ms
         if not parsed.length.measured:
             # No header to read: verbose_json's own `duration` is better than the bound by size.
             ms = reported_ms(payload.get("duration")) or ms
         text = payload.get("text") if isinstance(payload.get("text"), str) else ""
         usage = transcription_usage(payload.get("usage"), ms, parsed.prompt_tokens, text, parsed.tokens)
-        return NativeReply(content, usage, 0)
+        source = "upstream" if isinstance(payload.get("usage"), dict) else "counted"
+        return NativeReply(content, usage, 0, usage_source=source)
 
     def native_stream(self, call: Call, r: Reservation) -> TranscriptionStream:
         parsed: TranscriptionRequest = call.parsed

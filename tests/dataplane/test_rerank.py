@@ -123,6 +123,7 @@ def test_without_reported_usage_one_request_and_counted_tokens_are_billed_and_do
     assert reply.json()["usage"] == {"total_tokens": COUNTED}
     [record] = usage_for(1)
     assert record.charge == COUNTED * 1_000 + PER_REQUEST == 2_012_000
+    assert record.usage_source == "counted"
 
 
 def test_cohere_search_units_are_billed_as_requests(
