@@ -67,6 +67,8 @@ class Prices:
         "reasoning",
         "audio_input",
         "audio_output",
+        "dearest_input",
+        "dearest_output",
     )
 
     def __init__(
@@ -88,6 +90,9 @@ class Prices:
         self.reasoning = self.of("reasoning")
         self.audio_input = self.of("audio_input")
         self.audio_output = self.of("audio_output")
+        # What a token costs at most, on each side (holds price every token at these).
+        self.dearest_input = max(self.input, self.cached, self.cache_write, self.audio_input)
+        self.dearest_output = max(self.output, self.reasoning, self.audio_output)
 
     @classmethod
     def from_map(cls, prices: Mapping[str, int] | None) -> Prices:
@@ -148,6 +153,10 @@ class TokenUsage:
 
     def quantities(self) -> dict[str, int]:
         """The quantity of every meter used (each token in exactly one token meter), zeros left out."""
+        if not (
+            self.cache_write_tokens or self.audio_input_tokens or self.audio_output_tokens or self.counts
+        ):
+            return self._plain_quantities()
         prompt = max(self.prompt_tokens, 0)
         cached = _part(self.cached_tokens, prompt)
         write = _part(self.cache_write_tokens, prompt - cached)
@@ -167,10 +176,31 @@ class TokenUsage:
         values.update(self.counts)
         return {name: q for name, q in values.items() if q > 0}
 
+    def _plain_quantities(self) -> dict[str, int]:
+        """`quantities` of a usage with only input, cached, output and reasoning tokens (most requests)."""
+        prompt = max(self.prompt_tokens, 0)
+        cached = _part(self.cached_tokens, prompt)
+        completion = max(self.completion_tokens, 0)
+        reasoning = _part(self.reasoning_tokens, completion)
+        values = {}
+        if prompt > cached:
+            values["input"] = prompt - cached
+        if cached:
+            values["cached_input"] = cached
+        if completion > reasoning:
+            values["output"] = completion - reasoning
+        if reasoning:
+            values["reasoning"] = reasoning
+        return values
+
 
 def meter_map(usage: TokenUsage, prices: Prices) -> dict[str, list[int]]:
     """Every meter a usage bills, with its quantity and unit price: {meter: [quantity, price]}."""
-    return {name: [quantity, prices.of(name)] for name, quantity in usage.quantities().items()}
+    resolved = {"input": prices.input, "output": prices.output}
+    return {
+        name: [quantity, resolved[name] if name in resolved else prices.of(name)]
+        for name, quantity in usage.quantities().items()
+    }
 
 
 def _part(value: int, room: int) -> int:
@@ -221,18 +251,10 @@ def worst_case(
     Each prompt token is priced at the dearest input class and each output token at the dearest
     output class, since the upstream decides which class a token falls into.
     """
-    weighted = prompt_tokens * _dearest_input(prices) + output_tokens * _dearest_output(prices)
+    weighted = prompt_tokens * prices.dearest_input + output_tokens * prices.dearest_output
     for name, quantity in (counts or {}).items():
         weighted += quantity * prices.of(name) * _weight(name)
     return ceil_div(weighted * multiplier_ppm, TOKENS_PER_PRICE_UNIT * PPM)
-
-
-def _dearest_input(prices: Prices) -> int:
-    return max(prices.input, prices.cached, prices.cache_write, prices.audio_input)
-
-
-def _dearest_output(prices: Prices) -> int:
-    return max(prices.output, prices.reasoning, prices.audio_output)
 
 
 def affordable_output_tokens(
@@ -246,7 +268,7 @@ def affordable_output_tokens(
     prompt_cost = worst_case(prompt_tokens, 0, prices, multiplier_ppm, counts)
     if budget < prompt_cost:
         return 0
-    per_token = _dearest_output(prices)
+    per_token = prices.dearest_output
     if per_token <= 0:
         return 1 << 31
     # Each output token costs output × multiplier / (1M × PPM) units; invert with floor division

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from shared.meters import meter_of
 from shared.money import (
     AmountError,
     Prices,
     TokenUsage,
     affordable_output_tokens,
     format_usd,
+    meter_map,
     parse_usd,
     price_of,
     worst_case,
@@ -50,3 +54,38 @@ def test_affordable_output_tokens_is_the_largest_cap_that_fits() -> None:
     cap = affordable_output_tokens(budget, 10, prices)
     assert worst_case(10, cap, prices) <= budget < worst_case(10, cap + 1, prices)
     assert affordable_output_tokens(5, 10, prices) == 0
+
+
+PRICED = Prices(
+    input=2_500_000_000,
+    output=10_000_000_000,
+    cached_input=1_250_000_000,
+    meters={"cache_write": 3_125_000_000, "reasoning": 12_000_000_000, "image:1024x1024": 40_000_000},
+)
+TOKENS = st.integers(-3, 2_000_000)
+
+
+@settings(max_examples=400, deadline=None)
+@given(TOKENS, TOKENS, TOKENS, TOKENS, TOKENS, st.integers(0, 20), st.integers(1_000_000, 3_000_000))
+def test_the_meters_on_a_usage_record_add_up_to_its_charge(
+    prompt: int, completion: int, cached: int, reasoning: int, written: int, images: int, ppm: int
+) -> None:
+    counts = {"image:1024x1024": images} if images else {}
+    usage = TokenUsage(prompt, completion, cached, reasoning, cache_write_tokens=written, counts=counts)
+    weighted = sum(
+        quantity * price * (1_000_000 // meter_of(name).per)
+        for name, (quantity, price) in meter_map(usage, PRICED).items()
+    )
+    assert price_of(usage, PRICED, ppm) == -(-weighted * ppm // 10**12)
+    assert sum(q for name, (q, _) in meter_map(usage, PRICED).items() if name != "image:1024x1024") == max(
+        prompt, 0
+    ) + max(completion, 0)
+
+
+def test_an_unpriced_meter_falls_back_and_images_look_up_the_most_specific_price() -> None:
+    prices = Prices(input=7, output=9, meters={"image": 100, "image:hd": 150, "image:1024x1024:hd": 200})
+    assert (prices.cached, prices.cache_write, prices.audio_input, prices.reasoning) == (7, 7, 7, 9)
+    assert prices.of("image:1024x1024:hd") == 200
+    assert prices.of("image:512x512:hd") == 150
+    assert prices.of("image:512x512:low") == 100
+    assert worst_case(0, 0, prices, counts={"image:512x512:hd": 3}) == 450
