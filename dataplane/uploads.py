@@ -20,7 +20,7 @@ from starlette.requests import Request
 from dataplane.errors import bad_request, too_large
 
 MAX_FIELDS = 100
-MAX_FILES = 4
+MAX_FILES = 4  # an audio file; an image edit takes more (its endpoint says how many)
 MAX_FIELD_BYTES = 64 * 1024
 
 
@@ -100,7 +100,7 @@ def _upload(name: str, item: UploadFile) -> Upload:
     return Upload(name, item.filename or name, content_type, size, item.file)  # type: ignore[arg-type]
 
 
-async def read_form(request: Request, limit: int) -> tuple[bytes, Form]:
+async def read_form(request: Request, limit: int, max_files: int = MAX_FILES) -> tuple[bytes, Form]:
     """The multipart body as a `Form` (and an empty raw body); 413 beyond `limit` bytes, 400 if malformed."""
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
@@ -111,7 +111,7 @@ async def read_form(request: Request, limit: int) -> tuple[bytes, Form]:
     parser = MultiPartParser(
         request.headers,
         _counted(request, limit),
-        max_files=MAX_FILES,
+        max_files=max_files,
         max_fields=MAX_FIELDS,
         max_part_size=MAX_FIELD_BYTES,
     )

@@ -34,6 +34,9 @@ from dataplane.upstreams.base import Upstream
 from dataplane.upstreams.openai import OpenAIUpstream
 from shared.settings import Settings
 
+# Files an edit may upload: OpenAI's GPT image models take up to 16 images, plus the mask.
+MAX_EDIT_FILES = 17
+
 
 def files_url(request: Request) -> str:
     """Where this request's kept images are served: under the API prefix the client used."""
@@ -109,7 +112,7 @@ class Uploads(Images):
     prompt_required = False
 
     async def read(self, request: Request, settings: Settings) -> tuple[bytes, Any]:
-        raw, form = await read_form(request, settings.max_image_upload_bytes)
+        raw, form = await read_form(request, settings.max_image_upload_bytes, MAX_EDIT_FILES)
         return raw, ImageForm(form.fields, form.files, form.size, files_url(request))
 
     def parse(self, raw: bytes, body: Any, headers: httpx.Headers | Any) -> Call:

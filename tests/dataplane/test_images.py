@@ -8,6 +8,7 @@ import base64
 import os
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -201,10 +202,12 @@ def test_edit_sends_image_and_mask_with_the_upstream_model(
 def test_edit_takes_several_images(
     gateway: ServerThread, bob: Customer, fake: FakeImages, pngs: dict[str, Path]
 ) -> None:
-    with pngs["image"].open("rb") as first, pngs["mask"].open("rb") as second:
-        bob.client(gateway.url).images.edit(model=GPT_IMAGE, image=[first, second], prompt="merge them")
+    # More files than an audio upload may carry: GPT image models take up to 16 images.
+    with ExitStack() as stack:
+        images = [stack.enter_context(pngs[name].open("rb")) for name in ("image", "mask") * 3]
+        bob.client(gateway.url).images.edit(model=GPT_IMAGE, image=images, prompt="merge them")
 
-    assert [name for name, _, _ in fake.requests[0].files] == ["image[]", "image[]"]
+    assert [name for name, _, _ in fake.requests[0].files] == ["image[]"] * 6
 
 
 def test_variation_sends_the_image(
