@@ -56,6 +56,7 @@ def welcome() -> None:
         f"  Console:       {console_url(settings)}",
         f"  API base URL:  {settings.public_base_url}/v1   (OpenAI SDKs: base_url)",
         f"  Anthropic SDK: {settings.public_base_url}   (base_url without /v1)",
+        f"  Gemini SDK:    {settings.public_base_url}   (http_options base_url; /v1beta/models/...)",
         f"  Status:        {settings.public_base_url}/api/status",
         "",
         *hint,
