@@ -35,6 +35,8 @@ RETRYABLE_4XX = {401, 402, 403, 408, 409, 429}
 ERROR_BODY_LIMIT = 64 * 1024
 # What a successful upstream answer must be (`open_upstream`).
 JSON, TEXT, SSE, BYTES = "json", "text", "sse", "bytes"
+# An event stream if the upstream sends one, else a JSON object (some models ignore `stream`).
+SSE_OR_JSON = "sse-or-json"
 
 
 class MakeRequest(Protocol):
@@ -200,8 +202,10 @@ async def _attempt(
         raise client_error(response, raw)
     if expect == BYTES:
         return Attempt(response, route, adapter)
+    content_type = response.headers.get("content-type", "")
+    if expect == SSE_OR_JSON and content_type.startswith("text/event-stream"):
+        return Attempt(response, route, adapter)
     if expect == SSE:
-        content_type = response.headers.get("content-type", "")
         if not content_type.startswith("text/event-stream"):
             # A stream was asked for: anything else would reach the client as a broken stream.
             await _bounded(response)
@@ -212,7 +216,7 @@ async def _attempt(
             )
         return Attempt(response, route, adapter)
     try:
-        payload = await _read_json(response) if expect == JSON else await _read_any(response)
+        payload = await _read_json(response) if expect in (JSON, SSE_OR_JSON) else await _read_any(response)
     except httpx.HTTPError as exc:
         return Failure(
             route, "timeout" if is_timeout(exc) else "stream", f"reading the reply failed ({exc!s})"
@@ -244,7 +248,8 @@ async def open_upstream(
     """The first route that answers 2xx as `expect`s says.
 
     JSON: the body read and parsed (a JSON object); TEXT: the body read, whatever it is; SSE: an
-    event stream, left to be read; BYTES: any body, left to be read.
+    event stream, left to be read; SSE_OR_JSON: an event stream left to be read, or else a JSON
+    object read and parsed; BYTES: any body, left to be read.
     """
     for route in candidates(model.routes, gateway.health, gateway.rng):
         adapter = gateway.adapters.get(route.provider.kind)

@@ -22,7 +22,7 @@ from dataplane.billing import Caller, Outcome, Reservation
 from dataplane.byte_relay import ByteRelay
 from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import GatewayError
-from dataplane.failover import BYTES, SSE, Attempt, Failures, open_upstream
+from dataplane.failover import BYTES, SSE, SSE_OR_JSON, Attempt, Failures, open_upstream
 from dataplane.gateway import Gateway
 from dataplane.snapshot import RouteInfo
 from dataplane.stream_relay import ChatStream, StreamRelay
@@ -113,7 +113,7 @@ async def _serve(
     attempt = await _open(gateway, endpoint, ways, r, expect)
     if expect == BYTES:
         return ByteRelay(gateway, attempt, r, endpoint.bytes_usage(call), billing_headers(r))
-    if expect == SSE:
+    if expect == SSE or (expect == SSE_OR_JSON and attempt.payload is None):
         return _stream(gateway, ways, attempt)
     return await _reply(gateway, ways, attempt)
 

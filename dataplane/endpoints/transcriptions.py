@@ -33,7 +33,7 @@ from dataplane.dialects.audio import (
 )
 from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import bad_request
-from dataplane.failover import JSON, SSE, TEXT
+from dataplane.failover import JSON, SSE_OR_JSON, TEXT
 from dataplane.snapshot import RouteInfo
 from dataplane.tokens import OVERHEAD_TOKENS, estimate_tokens
 from dataplane.uploads import Form, read_form
@@ -144,7 +144,8 @@ class Transcriptions(Endpoint):
 
     def expects(self, call: Call) -> str:
         if call.stream:
-            return SSE
+            # whisper-1 ignores `stream` and answers JSON, as OpenAI does; that passes on as it is.
+            return SSE_OR_JSON
         return TEXT if call.parsed.response_format in TEXT_FORMATS else JSON
 
     def native_request(

@@ -262,6 +262,27 @@ def test_a_streamed_transcription_without_usage_bills_the_headers_seconds(
     assert record.meters == {"audio_second": [2_500, SECOND_PRICE]}
 
 
+def test_a_model_that_ignores_stream_answers_json_which_passes_on_and_is_billed(
+    gateway: ServerThread, carol: Customer, fake: FakeAudio, wav: Path
+) -> None:
+    # whisper-1 answers `stream=true` with its JSON, as OpenAI does; the client gets it as it is.
+    fake.script(AudioReply(ignores_stream=True))
+
+    response = httpx.post(
+        f"{gateway.url}/v1/audio/transcriptions",
+        headers={"authorization": f"Bearer {carol.secret}"},
+        data={"model": WHISPER, "stream": "true"},
+        files={"file": ("speech.wav", wav.read_bytes(), "audio/wav")},
+        timeout=10,
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json()["text"] == TRANSCRIPT
+    [record] = usage_for(1)
+    assert record.status == "ok" and record.charge == 375_000
+
+
 def test_translation_is_sent_to_the_translations_path_and_billed_per_second(
     gateway: ServerThread, carol: Customer, fake: FakeAudio, wav: Path
 ) -> None:

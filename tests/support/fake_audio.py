@@ -45,6 +45,7 @@ class AudioReply:
     chunks: list[bytes] = field(default_factory=lambda: [b"ID3\x04chunk-one", b"chunk-two", b"chunk-three"])
     content_type: str = "audio/mpeg"
     hold: threading.Event | None = None  # hold the last speech chunk until this is set
+    ignores_stream: bool = False  # answer `stream=true` with JSON, as whisper-1 does
 
 
 @dataclass
@@ -97,7 +98,7 @@ class FakeAudio:
         reply = self._next()
         if reply.status >= 400:
             return _error(reply.status)
-        if seen.fields.get("stream") == ["true"]:
+        if seen.fields.get("stream") == ["true"] and not reply.ignores_stream:
             return StreamingResponse(_transcript_events(reply), media_type="text/event-stream")
         fmt = (seen.fields.get("response_format") or ["json"])[0]
         return _transcript(reply, fmt, "translate" if "translations" in seen.path else "transcribe")
