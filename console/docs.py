@@ -5,10 +5,11 @@ with a model of the endpoint's modality that the viewer may call (or a placehold
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from console.catalog import viewer_group
+from console.viewers import viewer_group
 from shared.catalog import MODALITIES
 from shared.catalog_admin import visible_models
 from shared.models import CatalogModel
@@ -41,6 +42,13 @@ PLACEHOLDERS = {
 }  # fmt: skip
 
 
+# The quick-start sections (templates/docs/sections/) that show how to call a model of each modality.
+SECTIONS = {
+    "chat": ("chat", "streaming"), "embedding": ("embedding",), "image": ("image",),
+    "transcription": ("audio",), "speech": ("audio",), "moderation": ("moderation",), "rerank": ("rerank",),
+}  # fmt: skip
+
+
 def examples(models: Sequence[CatalogModel], wanted: str) -> dict[str, str]:
     """The model each modality's snippets use: `wanted` for its own modality, else the first one.
 
@@ -55,19 +63,22 @@ def examples(models: Sequence[CatalogModel], wanted: str) -> dict[str, str]:
     return picked
 
 
+def snippet_context(models: Sequence[CatalogModel], wanted: str) -> dict[str, Any]:
+    """What the snippet sections read: the example models, the gateway's URL and a key hint."""
+    example = examples(models, wanted)
+    settings = current_app.config["TOLLGATE"]
+    return {
+        "example": example,
+        "model": example["chat"],
+        "embedding_model": example["embedding"],
+        "gateway_url": settings.public_base_url,
+        "key_hint": settings.key_prefix + "...",
+    }
+
+
 @bp.get("")
 def index():
     """Quick start snippets for every endpoint (curl, Python, Node), the error table, and agent/IDE setup."""
     models = list(visible_models(viewer_group()))
-    example = examples(models, request.args.get("model") or "")
-    settings = current_app.config["TOLLGATE"]
-    return render_template(
-        "docs/index.html",
-        models=models,
-        example=example,
-        model=example["chat"],
-        embedding_model=example["embedding"],
-        gateway_url=settings.public_base_url,
-        key_hint=settings.key_prefix + "...",
-        errors=ERRORS,
-    )
+    context = snippet_context(models, request.args.get("model") or "")
+    return render_template("docs/index.html", models=models, errors=ERRORS, **context)

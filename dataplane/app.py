@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dataplane import health_report, pipeline, status
+from dataplane import agent_docs, health_report, pipeline, status
 from dataplane.dialects.gemini import errors as family_errors
 from dataplane.endpoints import REGISTRY, images, messages, models, responses
 from dataplane.endpoints.base import ANTHROPIC, Endpoint
@@ -51,6 +51,9 @@ def _routes() -> list[Route]:
         Route("/api/status", status.status, methods=["GET"]),
         Route("/v1/health/providers", health_report.providers_health, methods=["GET"]),
         Route("/api/v1/health/providers", health_report.providers_health, methods=["GET"]),
+        Route("/llms.txt", agent_docs.get_llms_txt, methods=["GET"]),
+        Route("/llms-full.txt", agent_docs.get_llms_full_txt, methods=["GET"]),
+        Route("/openapi.json", agent_docs.get_openapi, methods=["GET"]),
     ]
     for endpoint in REGISTRY:
         # The Anthropic SDKs append /v1 themselves; /v1/v1 serves a base URL that already ends in /v1.

@@ -3,8 +3,10 @@
 In OpenAI's shape, or in Anthropic's paged shape when the request has `anthropic-version`
 (PROTOCOL §4.2).
 
-Under /api/v1 the list and the lookup also answer without a key (the public catalog, with
-`?modality=` and `?provider=` filters); a key, when sent, is checked and narrows the list.
+Under /api/v1 the list and the lookup also answer without a key (the public catalog); a key, when
+sent, is checked and narrows the list. Both lists take the catalogue's filters and sort
+(`?modality=`, `?provider=`, `?capability=`, `?q=`, `?max_price=`, `?sort=`, `?order=`; see
+dataplane/catalogue.py).
 Ids contain "/"; SDKs send them percent-encoded and the server decodes them into the path.
 """
 
@@ -19,41 +21,13 @@ from starlette.responses import Response
 
 from dataplane.auth import authenticate, extract_key, may_use
 from dataplane.billing import Caller
+from dataplane.catalogue import model_object, parse_query, select
 from dataplane.errors import bad_request, model_not_found
 from dataplane.gateway import Gateway
 from dataplane.snapshot import ModelInfo
-from shared.catalog import MODALITIES
-from shared.money import format_usd
-from shared.price_sheet import price_sheet
 
 JSON = "application/json"
 MAX_PAGE = 1000
-
-
-def model_object(model: ModelInfo) -> dict[str, Any]:
-    """The OpenAI Model object, plus Tollgate's public facts: modality, capabilities and prices.
-
-    `pricing` keeps the three token prices per 1M tokens; `prices` lists every meter the model is
-    priced by as {meter, label, usd, per} (USD strings with 9 decimals, per the meter's unit).
-    """
-    owner = model.slug.split("/", 1)[0] if "/" in model.slug else "tollgate"
-    prices = model.prices
-    return {
-        "id": model.slug,
-        "object": "model",
-        "created": model.created,
-        "owned_by": owner,
-        "modality": model.modality,
-        "capabilities": list(model.capabilities),
-        "context_length": model.context_length,
-        "max_output_tokens": model.max_output_tokens,
-        "pricing": {
-            "input_per_1m": format_usd(prices.input),
-            "cached_input_per_1m": format_usd(prices.cached),
-            "output_per_1m": format_usd(prices.output),
-        },
-        "prices": [p.as_json() for p in price_sheet(prices.to_map())],
-    }
 
 
 async def _caller(request: Request, gateway: Gateway) -> Caller | None:
@@ -71,18 +45,11 @@ def _visible(gateway: Gateway, caller: Caller | None) -> list[ModelInfo]:
 
 
 async def list_openai_models(request: Request) -> Response:
-    """GET /v1/models in OpenAI's shape."""
+    """GET /v1/models in OpenAI's shape, filtered and sorted per dataplane/catalogue.py."""
     gateway: Gateway = request.state.gateway
-    models = _visible(gateway, await _caller(request, gateway))
-    modality = request.query_params.get("modality")
-    provider = request.query_params.get("provider")
-    if modality and modality not in MODALITIES:
-        raise bad_request("modality", f"modality: must be one of {', '.join(MODALITIES)}.")
-    if modality:
-        models = [m for m in models if m.modality == modality]
-    if provider:
-        models = [m for m in models if any(r.provider.name == provider for r in m.routes)]
-    body = {"object": "list", "data": [model_object(m) for m in models]}
+    visible = _visible(gateway, await _caller(request, gateway))  # 401 before any 400 on a filter
+    models = select(visible, parse_query(request.query_params))
+    body = {"object": "list", "data": [model_object(m, gateway.health) for m in models]}
     return Response(orjson.dumps(body), media_type=JSON)
 
 
@@ -94,7 +61,7 @@ async def get_openai_model(request: Request) -> Response:
     model = gateway.snapshot.models.get(slug)
     if model is None or not model.routes or (caller is not None and not may_use(caller, slug)):
         raise model_not_found(slug)
-    return Response(orjson.dumps(model_object(model)), media_type=JSON)
+    return Response(orjson.dumps(model_object(model, gateway.health)), media_type=JSON)
 
 
 def _model_object(model: ModelInfo) -> dict[str, Any]:

@@ -166,6 +166,7 @@ ANY_FORM = {
 }  # fmt: skip
 PUBLIC_URLS = {
     "/models",
+    "/models/gpt-test",
     "/docs",
     "/login",
     "/signup",
@@ -191,6 +192,7 @@ def path_ids(settings: Settings, customer: User, other_customer: User, operator:
         "provider_id": provider.id,
         "key_id": key.id,
         "token": "no-such-token",
+        "slug": "gpt-test",
     }
 
 
