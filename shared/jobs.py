@@ -22,6 +22,8 @@ from shared.db import db, init_db, is_postgres
 from shared.heartbeat import record_heartbeat
 from shared.models import Hold, User, utcnow
 from shared.money import format_usd
+from shared.pricing import settings as price_settings
+from shared.pricing.sync import SyncResult, sync
 from shared.settings import Settings
 from shared.tron.jobs import scan_deposits
 
@@ -126,6 +128,24 @@ def purge_stored_responses(settings: Settings) -> int:
     return removed
 
 
+def sync_prices(settings: Settings) -> SyncResult | None:
+    """Update costs and sale prices from the price sources; large moves wait for the operator.
+
+    Only once the operator chose the sources (`tollgate prices sources set`): an upgraded
+    gateway's hand-set prices are not moved until then.
+    """
+    with db.connection_context():
+        if not price_settings.configured():
+            return None
+        result = sync()
+    for source in result.sources:
+        if not source["ok"]:
+            log.warning("price source %s failed, its prices stay: %s", source["name"], source["error"])
+    if result.applied or result.held:
+        log.info("price sync: %d applied, %d held for approval", len(result.applied), len(result.held))
+    return result
+
+
 def heartbeat(settings: Settings) -> dt.datetime:
     """Record that the worker is alive (naive UTC, ISO 8601) for /api/status and the console."""
     with db.connection_context():
@@ -139,6 +159,7 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("reconcile_balances", reconcile_balances, every=RECONCILE_EVERY_S),
     JobSpec("scan_tron_deposits", scan_deposits, every=lambda s: s.tron_scan_interval_s),
     JobSpec("purge_stored_responses", purge_stored_responses, every=600),
+    JobSpec("sync_prices", sync_prices, every=lambda s: s.price_sync_interval_s),
 )
 
 

@@ -120,6 +120,7 @@ class CatalogModel(BaseModel):
     prices = JSONField(default=dict)  # {meter: nano-USD per price unit}; unpriced meters fall back
     capabilities = JSONField(null=True)  # e.g. ["tools", "vision", "streaming"]; None: not stated
     enabled = BooleanField(default=True)
+    prices_pinned = BooleanField(default=False)  # manual prices: a price sync never changes them
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -153,6 +154,7 @@ class Route(BaseModel):
     weight = IntegerField(default=1)  # share of traffic inside one priority tier
     costs = JSONField(default=dict)  # {meter: nano-USD per price unit}, what the provider charges us
     enabled = BooleanField(default=True)
+    price_match = CharField(null=True, max_length=200)  # price-source entry pinned by the operator
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
@@ -272,6 +274,34 @@ class StoredResponse(BaseModel):
     expires_at = DateTimeField(index=True)
 
 
+class PriceVersion(BaseModel):
+    """A model's sale prices (and its routes' costs) from `effective_at` on, as a price sync or the
+    operator set them."""
+
+    id = AutoField()
+    model = ForeignKeyField(CatalogModel, backref="price_versions", on_delete="CASCADE")
+    prices = JSONField(default=dict)  # {meter: nano-USD}
+    costs = JSONField(null=True)  # {route id: {meter: nano-USD}} when the costs moved too
+    effective_at = DateTimeField(default=utcnow, index=True)
+    source = CharField(default="", max_length=64)  # genai-prices | openrouter | litellm | manual
+    actor = CharField(default="", max_length=254)  # "sync", or the operator who approved
+
+
+class PriceChange(BaseModel):
+    """A price a sync would set, waiting for the operator because it moves the sale price too far."""
+
+    id = AutoField()
+    model = ForeignKeyField(CatalogModel, backref="price_changes", on_delete="CASCADE")
+    old_prices = JSONField(default=dict)
+    prices = JSONField(default=dict)
+    costs = JSONField(null=True)  # {route id: {meter: nano-USD}}
+    source = CharField(default="", max_length=64)
+    state = CharField(default="pending", max_length=16)  # pending | applied | rejected
+    created_at = DateTimeField(default=utcnow)
+    decided_at = DateTimeField(null=True)
+    decided_by = CharField(default="", max_length=254)
+
+
 ALL_MODELS: list[type[BaseModel]] = [
     KeyValue,
     Group,
@@ -284,4 +314,6 @@ ALL_MODELS: list[type[BaseModel]] = [
     LedgerEntry,
     UsageRecord,
     StoredResponse,
+    PriceVersion,
+    PriceChange,
 ]

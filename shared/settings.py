@@ -137,6 +137,8 @@ class Settings:
     # TRON deposits (the rest of their settings live in the database, edited by operators).
     tron_scan_interval_s: float = 30.0
     tron_node_timeout_s: float = 10.0
+    # Seconds between two price syncs of the worker (shared/pricing/sync.py).
+    price_sync_interval_s: float = 3600.0
     # Outgoing mail for password-reset links (None: no mail; operators hand out links instead).
     # Links are only mailed when console_public_url is set too: a link built from the request's
     # Host header could point at a host an attacker chose.
@@ -184,6 +186,7 @@ class Settings:
             response_retention_days=_env_count("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
             tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
             tron_node_timeout_s=_env_float("TOLLGATE_TRON_NODE_TIMEOUT_S", 10.0),
+            price_sync_interval_s=_env_float("TOLLGATE_PRICE_SYNC_INTERVAL_S", 3600.0),
             smtp_url=_env_smtp_url(),
             mail_from=_env("TOLLGATE_MAIL_FROM", "tollgate@localhost"),
         )

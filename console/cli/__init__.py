@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from . import database, groups, keys, models, providers, serve, tron, usage, users, utilities, welcome
+from . import database, groups, keys, models, prices, providers, serve, tron, usage, users, utilities, welcome
 
 COMMANDS: list[click.Command] = [
     database.db,
@@ -17,6 +17,7 @@ COMMANDS: list[click.Command] = [
     keys.key,
     providers.provider,
     models.model,
+    prices.prices,
     usage.usage,
     tron.tron,
     utilities.utility,

@@ -87,8 +87,10 @@ def test_the_scheduler_runs_every_registered_job(settings: Settings) -> None:
         "reconcile_balances",
         "scan_tron_deposits",
         "purge_stored_responses",
+        "sync_prices",
         "scan_deposits",
     }
+    assert scheduled["sync_prices"].trigger.interval == dt.timedelta(hours=1)
     # The held money of a dead data plane is back within a minute (journal recovery, or the lease ttl).
     assert scheduled["recover_journals"].trigger.interval == dt.timedelta(seconds=10)
     assert scheduled["expire_stale_holds"].trigger.interval == dt.timedelta(seconds=10)
