@@ -20,6 +20,7 @@ from starlette.types import Receive, Scope, Send
 from dataplane.billing import Outcome, Reservation
 from dataplane.failover import Attempt, is_timeout
 from dataplane.gateway import Gateway
+from dataplane.stream_relay import ClientWatch
 from shared.money import TokenUsage
 
 log = logging.getLogger("tollgate.dataplane.bytes")
@@ -28,7 +29,7 @@ log = logging.getLogger("tollgate.dataplane.bytes")
 PASSED_HEADERS = ("content-type", "content-disposition")
 
 
-class ByteRelay:
+class ByteRelay(ClientWatch):
     """An ASGI response that relays one upstream body chunk by chunk and settles it once."""
 
     def __init__(
@@ -74,13 +75,6 @@ class ByteRelay:
             if not settled:
                 self._settle(complete=False)
             await self.attempt.response.aclose()
-
-    async def _watch_disconnect(self, receive: Receive, main: asyncio.Task) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        if not self.ended:
-            self.client_gone = True
-            main.cancel()
 
     async def _pump(self, send: Send) -> bytes:
         """Send every chunk but the last as it arrives; returns the last (sent after settling)."""

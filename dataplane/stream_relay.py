@@ -193,7 +193,26 @@ class ChatStream:
         return TokenUsage(self.prompt, self.meter.delivered_tokens)
 
 
-class StreamRelay:
+class ClientWatch:
+    """What both relays (this one and byte_relay.py) share: noticing a client that left early.
+
+    `ended` is set once the last body message is being sent; `client_gone` when the client
+    disconnected before that, and the relay's task is then cancelled.
+    """
+
+    ended = False
+    client_gone = False
+
+    async def _watch_disconnect(self, receive: Receive, main: asyncio.Task) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        # The server also reports a disconnect once the response is complete: not the client leaving.
+        if not self.ended:
+            self.client_gone = True
+            main.cancel()
+
+
+class StreamRelay(ClientWatch):
     """An ASGI response that relays one upstream stream through a dialect and settles it once.
 
     The settlement is made (journaled, then queued for the database) before the stream's last
@@ -246,14 +265,6 @@ class StreamRelay:
             await self.attempt.response.aclose()
         if ok and self.after is not None:
             await self.after()
-
-    async def _watch_disconnect(self, receive: Receive, main: asyncio.Task) -> None:
-        while (await receive())["type"] != "http.disconnect":
-            pass
-        # The server also reports a disconnect once the response is complete: not the client leaving.
-        if not self.ended:
-            self.client_gone = True
-            main.cancel()
 
     async def _keepalive(self, send: Send) -> None:
         interval = self.gateway.settings.keepalive_interval_s

@@ -3,7 +3,7 @@
 The upstream is always asked for float vectors (many OpenAI-compatible upstreams cannot do
 base64); when the client asked for base64, the gateway packs each vector as little-endian float32.
 Gemini providers take the same body: their adapter sends it as `batchEmbedContents`, and the
-reply is turned into OpenAI's shape here (dataplane/upstreams/gemini.py).
+reply is turned into OpenAI's shape here (dataplane/upstreams/gemini_wire.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import upstream_error
 from dataplane.snapshot import RouteInfo
 from dataplane.tokens import embeddings_prompt_bound, input_tokens
-from dataplane.upstreams import gemini
+from dataplane.upstreams import gemini_wire
 from dataplane.upstreams.base import Upstream, openai_usage
 
 
@@ -62,7 +62,7 @@ class Embeddings(Endpoint):
 
     def native_reply(self, call: Call, payload: dict[str, Any], content: bytes) -> NativeReply:
         if call.extra.get("kind") == "gemini":
-            payload, usage = gemini.openai_embeddings(payload, call.model, self.counted_prompt(call))
+            payload, usage = gemini_wire.openai_embeddings(payload, call.model, self.counted_prompt(call))
             content = orjson.dumps(payload)
         else:
             usage = openai_usage(payload)

@@ -40,7 +40,7 @@ from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import bad_request
 from dataplane.snapshot import RouteInfo
 from dataplane.upstreams.base import Upstream
-from dataplane.upstreams.gemini import usage_from_gemini
+from dataplane.upstreams.gemini_wire import usage_from_gemini
 from shared.money import TokenUsage
 from shared.settings import Settings
 

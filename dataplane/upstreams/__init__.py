@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataplane.upstreams.anthropic import AnthropicUpstream
 from dataplane.upstreams.base import Upstream
 from dataplane.upstreams.gemini import GeminiUpstream
-from dataplane.upstreams.openai import OpenAIUpstream
+from dataplane.upstreams.openai import HttpUpstream, OpenAIUpstream
 from shared.provider_kinds import KINDS
 from shared.settings import Settings
 
 # The adapter class of each provider kind (kinds that differ only in what they serve share one).
-ADAPTERS: dict[str, type[OpenAIUpstream] | type[AnthropicUpstream] | type[GeminiUpstream]] = {
+ADAPTERS: dict[str, type[HttpUpstream]] = {
     "openai": OpenAIUpstream,
     "openai-chat": OpenAIUpstream,
     "anthropic": AnthropicUpstream,

@@ -18,8 +18,7 @@ import orjson
 
 from dataplane.errors import bad_request
 from dataplane.snapshot import RouteInfo
-from dataplane.upstreams.openai import HttpRequests
-from shared.provider_kinds import ProviderKind
+from dataplane.upstreams.openai import HttpUpstream
 
 THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16_000}
 MIN_THINKING_BUDGET = 1024
@@ -332,24 +331,14 @@ class MessagesStream:
         return []
 
 
-class AnthropicUpstream:
+class AnthropicUpstream(HttpUpstream):
     """Anthropic's Messages API, spoken to OpenAI chat clients (and natively to Messages clients)."""
-
-    def __init__(self, kind: ProviderKind, connect_timeout_s: float) -> None:
-        self.kind = kind
-        self.http = HttpRequests(connect_timeout_s)
 
     def native_request(
         self, route: RouteInfo, path: str, payload: dict[str, Any], headers: dict[str, str]
     ) -> httpx.Request:
-        headers = {
-            "accept": "application/json",
-            **self.kind.fixed_headers,
-            **headers,
-            **self.kind.auth_headers(route.provider.api_key),
-        }
         payload["model"] = route.upstream_model
-        return self.http.post(route, path, payload, headers)
+        return self.http.post(route, path, payload, self.json_headers(route, headers))
 
     def chat_request(
         self, route: RouteInfo, body: dict[str, Any], request_id: str, output_cap: int

@@ -89,19 +89,31 @@ class HttpRequests:
         )
 
 
-class OpenAIUpstream:
-    """An upstream that speaks the OpenAI API (OpenAI itself, vLLM, OpenRouter, ...)."""
+class HttpUpstream:
+    """What every adapter shares: its provider kind, its request builder, a native call's headers."""
 
     def __init__(self, kind: ProviderKind, connect_timeout_s: float) -> None:
         self.kind = kind
         self.http = HttpRequests(connect_timeout_s)
 
+    def json_headers(self, route: RouteInfo, headers: dict[str, str]) -> dict[str, str]:
+        """A JSON call's headers: the kind's fixed ones, the caller's, then the credential."""
+        return {
+            "accept": "application/json",
+            **self.kind.fixed_headers,
+            **headers,
+            **self.kind.auth_headers(route.provider.api_key),
+        }
+
+
+class OpenAIUpstream(HttpUpstream):
+    """An upstream that speaks the OpenAI API (OpenAI itself, vLLM, OpenRouter, ...)."""
+
     def native_request(
         self, route: RouteInfo, path: str, payload: dict[str, Any], headers: dict[str, str]
     ) -> httpx.Request:
-        headers = {"accept": "application/json", **headers, **self.kind.auth_headers(route.provider.api_key)}
         payload["model"] = route.upstream_model
-        return self.http.post(route, path, payload, headers)
+        return self.http.post(route, path, payload, self.json_headers(route, headers))
 
     def native_form(
         self,

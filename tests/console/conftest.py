@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, sync_playwright
 from werkzeug.serving import make_server
 
 from console import create_app
@@ -107,3 +108,17 @@ def operator(app: Flask) -> User:
 def text(response) -> str:  # type: ignore[no-untyped-def]
     """A response body as text."""
     return response.get_data(as_text=True)
+
+
+# Debian's chromium, headless; nothing it would fetch or update on its own.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium for the browser tests, one per module."""
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from openai import OpenAI, RateLimitError
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
 from console import create_app
@@ -33,8 +33,6 @@ from tests.support.upstream import FakeUpstream, Reply
 pytestmark = pytest.mark.browser
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 PASSWORD = "a long enough password"
 MODEL = "acme/chat"
 
@@ -71,14 +69,6 @@ def stack(settings: Settings) -> Iterator[Stack]:
                 server.shutdown()
                 thread.join(5)
         upstream.reset()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def shot(page: Page, name: str) -> None:

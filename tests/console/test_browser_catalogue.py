@@ -7,14 +7,13 @@ SQLite only, like test_browser.py: the database paths are covered on both backen
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from shared.catalog import add_model_route, add_provider
 from shared.settings import Settings
-from tests.console.test_browser import CHROMIUM_ARGS, shot
+from tests.console.test_browser import shot
 from tests.console.test_browser_sign_in import Watched
 
 pytestmark = pytest.mark.browser
@@ -26,14 +25,6 @@ VISION, CHEAP, IMAGE = "acme/vision-1", "acme/cheap-1", "pix/draw-1"
 def backend(request: pytest.FixtureRequest) -> str:
     """SQLite only (see the module docstring)."""
     return request.param
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_visitor_filters_models_and_opens_one(

@@ -6,10 +6,8 @@ SQLite only, like test_browser.py: the database paths are covered on both backen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from shared.accounts import create_user
 from shared.billing import adjust
@@ -17,7 +15,7 @@ from shared.catalog import add_model_route, add_provider
 from shared.models import Provider
 from shared.settings import Settings
 from tests.cli.conftest import Cli
-from tests.console.test_browser import CHROMIUM_ARGS, shot
+from tests.console.test_browser import shot
 
 pytestmark = pytest.mark.browser
 
@@ -29,14 +27,6 @@ NEW = "a brand new long password"
 def backend(request: pytest.FixtureRequest) -> str:
     """SQLite only (see the module docstring)."""
     return request.param
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Watched:

@@ -10,7 +10,8 @@ import pytest
 from dataplane.dialects.gemini.streams import GenerateEncoder
 from dataplane.dialects.gemini.wire import parse_generate, to_chat_body, to_generate_response
 from dataplane.errors import GatewayError
-from dataplane.upstreams.gemini import GenerateStream, to_completion, to_gemini_body, usage_from_gemini
+from dataplane.upstreams.gemini import GenerateStream
+from dataplane.upstreams.gemini_wire import to_completion, to_gemini_body, usage_from_gemini
 from shared.money import TokenUsage
 
 USER = {"role": "user", "content": "hi"}

@@ -20,7 +20,8 @@ from shared.settings import Settings
 from shared.tron import addresses
 from shared.tron.config import TronConfig
 from shared.tron.scanner import Scanner
-from tests.console.test_browser import PASSWORD, browser, shot, sign_in  # noqa: F401 (fixture)
+from tests.console.conftest import browser  # noqa: F401 (fixture)
+from tests.console.test_browser import PASSWORD, shot, sign_in
 from tests.tron.conftest import SENDER, VECTORS, XPUB
 from tests.tron.fake_node import FakeTronNode
 

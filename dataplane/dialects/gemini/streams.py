@@ -23,7 +23,7 @@ from dataplane.dialects.gemini.errors import stream_failure
 from dataplane.dialects.gemini.tokens import candidates_tokens
 from dataplane.dialects.gemini.wire import FINISH_REASONS, function_call, gemini_usage
 from dataplane.stream_relay import Meter
-from dataplane.upstreams.gemini import usage_from_gemini
+from dataplane.upstreams.gemini_wire import usage_from_gemini
 from shared.money import TokenUsage
 
 KEEPALIVE = b"\n"
