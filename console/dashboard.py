@@ -5,8 +5,9 @@ from __future__ import annotations
 import calendar
 
 from flask import Blueprint, render_template
-from flask_login import login_required
+from flask_login import current_user, login_required
 
+from console import overview
 from console.access import me
 from shared.billing import held_for
 from shared.money import NANO_PER_USD
@@ -21,7 +22,9 @@ RECENT = 10
 @bp.get("/")
 @login_required
 def index():
-    """The signed-in customer's balance, spend and recent requests."""
+    """The signed-in customer's balance, spend and recent requests; operators get their overview."""
+    if current_user.is_operator:
+        return overview.page()
     user = me()
     series = daily_series(user.id, CHART_DAYS)
     chart = {

@@ -27,6 +27,7 @@ class Mailer:
     username: str
     password: Secret
     sender: str
+    starttls: bool = True  # upgrade a plain connection when the server offers STARTTLS
 
 
 def mailer_from(settings: Settings) -> Mailer | None:
@@ -51,7 +52,7 @@ def _connect(mailer: Mailer) -> smtplib.SMTP:
         return smtplib.SMTP_SSL(mailer.host, mailer.port, timeout=TIMEOUT_S, context=context)
     client = smtplib.SMTP(mailer.host, mailer.port, timeout=TIMEOUT_S)
     client.ehlo()
-    if client.has_extn("starttls"):
+    if mailer.starttls and client.has_extn("starttls"):
         client.starttls(context=context)
         client.ehlo()
     return client

@@ -146,6 +146,7 @@ class Total:
     cost: int
     shortfall: int = 0  # priced but not collected: the balance could not cover it
     unsettled: int = 0  # requests cut by a data plane that died, billed to their last checkpoint
+    errors: int = 0  # requests that failed (status "error")
 
     @property
     def margin(self) -> int:
@@ -158,11 +159,12 @@ def _group_column(by: str):  # type: ignore[no-untyped-def]
         "model": UsageRecord.model,
         "provider": UsageRecord.provider,
         "customer": User.email,
+        "route": UsageRecord.provider.concat(" · ").concat(UsageRecord.upstream_model),
     }[by]
 
 
 def totals(flt: UsageFilter, by: str | None) -> list[Total]:
-    """Usage summed per day, model, provider or customer (`by`), or one grand total (None)."""
+    """Usage summed per day, model, provider, customer or route (`by`), or one grand total (None)."""
     sums = [
         fn.COUNT(UsageRecord.id),
         fn.SUM(UsageRecord.prompt_tokens),
@@ -171,6 +173,7 @@ def totals(flt: UsageFilter, by: str | None) -> list[Total]:
         fn.SUM(UsageRecord.cost),
         fn.SUM(UsageRecord.shortfall),
         fn.SUM(Case(None, [(UsageRecord.status == "unsettled", 1)], 0)),
+        fn.SUM(Case(None, [(UsageRecord.status == "error", 1)], 0)),
     ]
     column = _group_column(by) if by else None
     query = UsageRecord.select(*([column] if column is not None else []), *sums).join(
@@ -189,3 +192,13 @@ def totals(flt: UsageFilter, by: str | None) -> list[Total]:
     if by == "day":
         rows.sort(key=lambda t: t.key, reverse=True)
     return rows
+
+
+def daily_totals(days: int, now: dt.datetime | None = None) -> list[Total]:
+    """Every customer's usage summed per day for the last `days` days, oldest first (missing
+    days are zeros); each `Total.key` is the day's ISO date."""
+    now = now or utcnow()
+    first = now.date() - dt.timedelta(days=days - 1)
+    found = {t.key: t for t in totals(UsageFilter(date_from=first), "day")}
+    dates = [(first + dt.timedelta(days=offset)).isoformat() for offset in range(days)]
+    return [found.get(day, Total(day, 0, 0, 0, 0, 0)) for day in dates]
