@@ -24,6 +24,7 @@ from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import GatewayError
 from dataplane.failover import BYTES, SSE, SSE_OR_JSON, Attempt, Failures, open_upstream
 from dataplane.gateway import Gateway
+from dataplane.public_model import PublicModel
 from dataplane.snapshot import RouteInfo
 from dataplane.stream_relay import ChatStream, StreamRelay
 from dataplane.tokens import reply_tokens
@@ -194,6 +195,11 @@ async def _reply(gateway: Gateway, ways: Ways, attempt: Attempt) -> Response:
     except GatewayError as exc:
         settle_failed(gateway, r, exc, Failures())
         raise
+    public = PublicModel(ways.call.model)
+    if media_type == JSON and public.differs(reply):
+        # Customers see the catalogue's id, not the model the operator buys.
+        content = public.bytes(content)
+        reply["model"] = public.name
     gateway.billing.finish(r, outcome)
     await ways.endpoint.finished(gateway, ways.call, r, reply)
     return Response(content, 200, headers=billing_headers(r), media_type=media_type)

@@ -28,6 +28,7 @@ from dataplane.billing import Outcome, Reservation
 from dataplane.endpoints.base import ChunkEncoder, StreamDialect
 from dataplane.failover import Attempt, is_timeout
 from dataplane.gateway import Gateway
+from dataplane.public_model import PublicModel
 from dataplane.tokens import estimate_tokens
 from dataplane.upstreams.base import StreamDecoder, openai_usage
 from shared.money import TokenUsage
@@ -384,13 +385,15 @@ class ChatEncoder:
     Also used for native legacy completions (`text_completion` chunks). When the relay cut an
     over-delivering stream at the paid cap, the closing adds the finish chunk the upstream never
     sent (`finish_reason: "length"`, one per choice) and the usage chunk if it was asked for.
+    Each chunk's `model` is rewritten to `model`, the public id, from the copy parsed for metering.
     """
 
     keepalive = KEEPALIVE
 
-    def __init__(self, include_usage: bool, n: int = 1) -> None:
+    def __init__(self, include_usage: bool, n: int = 1, model: str = "") -> None:
         self.include_usage = include_usage
         self.n = n
+        self.public = PublicModel(model)
         self.head: dict[str, Any] = {}  # id, object, created, model of the chunks seen
         self.finish_seen = False
 
@@ -403,11 +406,14 @@ class ChatEncoder:
             return b""
         if not self.head:
             self.head = {k: chunk[k] for k in ("id", "object", "created", "model") if k in chunk}
+            self.head["model"] = self.public.name
         if choices and not self.finish_seen:
             for choice in choices:  # a plain loop: this runs for every chunk until the finish
                 if isinstance(choice, dict) and choice.get("finish_reason"):
                     self.finish_seen = True
                     break
+        if self.public.differs(chunk):
+            data = self.public.bytes(data)
         return b"data: " + data + b"\n\n"
 
     def closing(self, usage: TokenUsage, finish_reason: str | None) -> bytes:

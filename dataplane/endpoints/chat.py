@@ -60,7 +60,9 @@ class Chat(Endpoint):
         return NativeReply(content, usage, reply_tokens(payload) if usage is None else 0)
 
     def native_stream(self, call: Call, r: Reservation) -> ChatStream:
-        return ChatStream(PASS_THROUGH, ChatEncoder(call.include_usage, call.n), self.counted_prompt(call))
+        return ChatStream(
+            PASS_THROUGH, ChatEncoder(call.include_usage, call.n, call.model), self.counted_prompt(call)
+        )
 
     def chat_body(self, call: Call, r: Reservation) -> dict[str, Any]:
         return apply_billing(call.parsed.body, call.stream, r)
@@ -71,7 +73,7 @@ class Chat(Endpoint):
         return completion
 
     def chat_encoder(self, call: Call, r: Reservation) -> ChatEncoder:
-        return ChatEncoder(call.include_usage, call.n)
+        return ChatEncoder(call.include_usage, call.n, call.model)
 
     def counted_prompt(self, call: Call) -> int:
         return estimate_prompt_tokens(call.parsed.body)

@@ -77,7 +77,9 @@ class Completions(Endpoint):
         return NativeReply(content, usage, completion_tokens_of(payload) if usage is None else 0)
 
     def native_stream(self, call: Call, r: Reservation) -> ChatStream:
-        return ChatStream(PASS_THROUGH, ChatEncoder(call.include_usage, call.n), self.counted_prompt(call))
+        return ChatStream(
+            PASS_THROUGH, ChatEncoder(call.include_usage, call.n, call.model), self.counted_prompt(call)
+        )
 
     def chat_body(self, call: Call, r: Reservation) -> dict[str, Any]:
         return to_chat_body(call.parsed, r.output_cap)

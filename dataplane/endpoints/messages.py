@@ -91,7 +91,7 @@ class Messages(Endpoint):
         return NativeReply(content, usage_from_anthropic(payload.get("usage")), estimate_tokens(text))
 
     def native_stream(self, call: Call, r: Reservation) -> NativeMessages:
-        return NativeMessages(self.counted_prompt(call))
+        return NativeMessages(self.counted_prompt(call), call.model)
 
     def chat_body(self, call: Call, r: Reservation) -> dict[str, Any]:
         return to_chat_body(call.parsed.body, r.output_cap)

@@ -34,6 +34,7 @@ from dataplane.dialects.responses.wire import (
 from dataplane.endpoints.base import Call, Endpoint, NativeReply
 from dataplane.errors import GatewayError, bad_request
 from dataplane.gateway import Gateway
+from dataplane.public_model import PublicModel
 from dataplane.snapshot import RouteInfo
 from dataplane.stream_relay import KEEPALIVE, Meter
 from dataplane.tokens import IMAGE_TOKENS, OVERHEAD_TOKENS, estimate_tokens
@@ -87,10 +88,11 @@ class NativeResponses:
 
     keepalive = KEEPALIVE
 
-    def __init__(self, counted_prompt: int) -> None:
+    def __init__(self, counted_prompt: int, model: str = "") -> None:
         self.meter = Meter()
         self.copy = NativeResponsesMeter()
         self.prompt = counted_prompt
+        self.public = PublicModel(model)
         self.started: dict[str, Any] = {}  # the response object of `response.created`
         self.sequence = 0
         # What went out, to tell it again in the `response.incomplete` of a stream cut at the cap.
@@ -142,6 +144,10 @@ class NativeResponses:
         if self.copy.error is not None:
             self.meter.error = self.copy.error
             return b""
+        if self.public.differs(payload.get("response")):
+            # The events that carry the response object (created, in progress, completed) name the model.
+            payload["response"]["model"] = self.public.name
+            return self.public.bytes(whole)
         return whole
 
     def closing(self) -> bytes:
@@ -245,7 +251,7 @@ class Responses(Endpoint):
         return NativeReply(content, usage_from_responses(payload.get("usage")), counted)
 
     def native_stream(self, call: Call, r: Reservation) -> NativeResponses:
-        return NativeResponses(self.counted_prompt(call))
+        return NativeResponses(self.counted_prompt(call), call.model)
 
     def chat_body(self, call: Call, r: Reservation) -> dict[str, Any]:
         return to_chat_body(call.parsed, call.extra.get("history") or [], r.output_cap)
@@ -282,6 +288,7 @@ async def _store(gateway: Gateway, call: Call, r: Reservation, response: dict[st
     retention_s = gateway.settings.response_retention_days * 86_400
     if not req.store or retention_s <= 0 or not isinstance(response, dict) or not response.get("id"):
         return
+    response = {**response, "model": call.model}  # as the customer saw it, not the upstream's name
     key = r.caller.key
     await gateway.run_db(
         responses_store.save_response,

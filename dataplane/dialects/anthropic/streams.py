@@ -22,6 +22,7 @@ import orjson
 
 from dataplane.dialects.anthropic.errors import stream_error_type
 from dataplane.dialects.anthropic.wire import STOP_REASONS, anthropic_usage, usage_from_anthropic
+from dataplane.public_model import PublicModel
 from dataplane.stream_relay import Meter
 from dataplane.tokens import estimate_tokens
 from shared.money import TokenUsage
@@ -55,9 +56,10 @@ class NativeMessages:
 
     keepalive = PING
 
-    def __init__(self, counted_prompt: int) -> None:
+    def __init__(self, counted_prompt: int, model: str = "") -> None:
         self.meter = Meter()
         self.prompt = counted_prompt
+        self.public = PublicModel(model)
         self.usage_fields: dict[str, Any] = {}
         self.open_block: int | None = None  # the index of the content block open, if any
 
@@ -82,6 +84,8 @@ class NativeMessages:
         if kind == "message_start":
             message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
             self._usage(message.get("usage"))
+            if self.public.differs(message):
+                return self.public.bytes(whole)  # the only event naming the model
         elif kind == "content_block_start":
             self.open_block = payload.get("index") if isinstance(payload.get("index"), int) else 0
         elif kind == "content_block_stop":
