@@ -23,7 +23,7 @@ from shared.catalog import add_provider
 from shared.catalog_admin import delete_provider, masked_key, provider_by_id, update_provider
 from shared.errors import InvalidInput, NotFound
 from shared.models import Provider
-from shared.probe import probe
+from shared.probe import probe, probe_timeout_s
 
 bp = Blueprint("providers", __name__, url_prefix="/operator/providers")
 
@@ -47,7 +47,11 @@ def _field_error(form: ProviderForm, exc: InvalidInput) -> None:
 def _render_index(form: ProviderForm, status: int = 200):  # type: ignore[no-untyped-def]
     providers = list(Provider.select().order_by(Provider.name))
     masks = {p.id: masked_key(p, _secret()) for p in providers}
-    return render_template("providers/index.html", providers=providers, masks=masks, form=form), status
+    timeouts = {p.id: probe_timeout_s(p) for p in providers}
+    page = render_template(
+        "providers/index.html", providers=providers, masks=masks, form=form, probe_timeouts=timeouts
+    )
+    return page, status
 
 
 @bp.get("")
@@ -120,6 +124,9 @@ def test(provider_id: int):
     result = probe(provider, _secret())
     if is_partial():
         return make_response(render_template("providers/_probe.html", result=result, provider=provider))
+    if not result.tested:
+        flash(f"{provider.name}: not tested: {result.message}", "info")
+        return redirect(url_for("providers.index"), code=303)
     flash(
         f"{provider.name}: {'OK' if result.ok else 'FAILED'} (HTTP {result.status or '—'}, "
         f"{result.latency_ms} ms, model {result.model or '—'}): {result.message}",

@@ -30,9 +30,13 @@ class ProviderKind:
     chat: bool = True
     # The probe's body when it is not a chat completion's (the model is then named in `probe_path`).
     probe_json: dict[str, object] | None = None
+    # The model list a probe reads while no route uses the provider (None: the kind has none).
+    models_path: str | None = "/models"
 
     def auth_headers(self, api_key: str) -> dict[str, str]:
-        """The credential headers for `api_key` (none when the provider needs no key)."""
+        """The credential headers for `api_key` (none when the provider needs no key, as Ollama)."""
+        # A key of blanks is no key: `Bearer ` with nothing after it is not even a valid header.
+        api_key = api_key.strip()
         if not api_key:
             return {}
         if self.auth in ("x-api-key", "x-goog-api-key"):
@@ -97,8 +101,24 @@ KINDS: dict[str, ProviderKind] = {
         ),
         # Rerank services: base URL https://api.cohere.com/v2 (Cohere's v2 API) or
         # https://api.jina.ai/v1; both answer POST {base}/rerank with a bearer key.
-        ProviderKind("cohere", "Cohere (rerank)", "/rerank", "bearer", frozenset({"rerank"}), chat=False),
-        ProviderKind("jina", "Jina AI (rerank)", "/rerank", "bearer", frozenset({"rerank"}), chat=False),
+        ProviderKind(
+            "cohere",
+            "Cohere (rerank)",
+            "/rerank",
+            "bearer",
+            frozenset({"rerank"}),
+            chat=False,
+            models_path=None,
+        ),
+        ProviderKind(
+            "jina",
+            "Jina AI (rerank)",
+            "/rerank",
+            "bearer",
+            frozenset({"rerank"}),
+            chat=False,
+            models_path=None,
+        ),
         # Google's Gemini API: base URL https://generativelanguage.googleapis.com/v1beta. Chat
         # completions are translated (dataplane/upstreams/gemini.py); Gemini-native clients and
         # embeddings (batchEmbedContents) are served by its own API.
