@@ -2,7 +2,9 @@
 llms.txt convention), `/llms-full.txt` (every enabled model with prices and capabilities) and
 `/openapi.json` (dataplane/openapi.py).
 
-They change only with the catalogue, so each is built once per config version and kept.
+Each is for one regional catalogue, chosen by `X-Platform` (intl when absent; any other value is a
+400, dataplane/platform_header.py). They change only with the catalogue, so each is built once per
+config version and platform and kept.
 """
 
 from __future__ import annotations
@@ -17,39 +19,44 @@ from dataplane.catalogue import providers_of
 from dataplane.endpoints import REGISTRY
 from dataplane.gateway import Gateway
 from dataplane.openapi import document, modalities_of, openapi_path
+from dataplane.platform_header import VARY, public_platform
 from dataplane.snapshot import ModelInfo, Snapshot
 from shared.model_facts import io_modalities
+from shared.platforms import DEFAULT_PLATFORM, PLATFORMS
 from shared.price_sheet import price_sheet
 
 MARKDOWN = "text/markdown; charset=utf-8"
+Build = Callable[[Snapshot, str, str], bytes]  # (snapshot, public base URL, platform) -> the document
 
 
 class PerVersion:
-    """Built documents, each kept until the snapshot (a new one per config version) or the base URL moves.
+    """Built documents by name and platform, each kept until the snapshot (a new one per config
+    version) or the base URL moves.
 
     Keyed by the snapshot object itself, not its version number: two gateways in one process (tests)
     may stand at the same version of different databases.
     """
 
     def __init__(self) -> None:
-        self._built: dict[str, tuple[Snapshot, str, bytes]] = {}
+        self._built: dict[tuple[str, str], tuple[Snapshot, str, bytes]] = {}
 
-    def get(self, name: str, snapshot: Snapshot, base: str, build: Callable[[Snapshot, str], bytes]) -> bytes:
-        kept = self._built.get(name)
+    def get(self, name: str, snapshot: Snapshot, base: str, platform: str, build: Build) -> bytes:
+        kept = self._built.get((name, platform))
         if kept is None or kept[0] is not snapshot or kept[1] != base:
-            kept = (snapshot, base, build(snapshot, base))
-            self._built[name] = kept
+            kept = (snapshot, base, build(snapshot, base, platform))
+            self._built[(name, platform)] = kept
         return kept[2]
 
 
 BUILT = PerVersion()
 
 
-def _models(snapshot: Snapshot) -> list[ModelInfo]:
-    return sorted((m for m in snapshot.models.values() if m.routes), key=lambda m: m.slug)
+def _models(snapshot: Snapshot, platform: str) -> list[ModelInfo]:
+    offered = (m for m in snapshot.models.values() if m.routes and platform in m.platforms)
+    return sorted(offered, key=lambda m: m.slug)
 
 
-def llms_txt(snapshot: Snapshot, base: str) -> bytes:
+def llms_txt(snapshot: Snapshot, base: str, platform: str) -> bytes:
     """The short index: what this is, the base URL, auth, the endpoints and where the details are."""
     endpoints = [
         f"- `POST {openapi_path(path)}`: {endpoint.name} ({', '.join(modalities_of(endpoint))} models)"
@@ -64,9 +71,13 @@ def llms_txt(snapshot: Snapshot, base: str) -> bytes:
         "",
         f'Base URL: `{base}/v1` (OpenAI SDKs: `base_url="{base}/v1"`).',
         "Auth: `Authorization: Bearer <key>` with a key from the console's API keys page.",
-        f"Models: {len(_models(snapshot))} enabled; `GET {base}/v1/models` lists those a key may use,"
-        f" `GET {base}/api/v1/models` is the public catalogue (filters: modality, provider, capability, q,"
-        " max_price; sort: slug, price, context, newest).",
+        f"Models: {len(_models(snapshot, platform))} enabled on the {platform} platform;"
+        f" `GET {base}/v1/models` lists those a key may use, `GET {base}/api/v1/models` is the public"
+        " catalogue (filters: modality, provider, capability, q, max_price; sort: slug, price, context,"
+        " newest).",
+        f"Platforms: {', '.join(PLATFORMS)}; a key belongs to one and sees only its models. Send"
+        " `X-Platform: <platform>` to read these documents and the public catalogue for one (default"
+        f" {DEFAULT_PLATFORM}).",
         'Errors: OpenAI\'s shape, `{"error": {"message", "type", "code", "param"}}`.',
         "",
         "## Docs",
@@ -100,22 +111,23 @@ def _model_section(model: ModelInfo) -> list[str]:
     ]
 
 
-def llms_full_txt(snapshot: Snapshot, base: str) -> bytes:
-    """The index followed by every enabled model with its prices, limits and capabilities."""
-    lines = [llms_txt(snapshot, base).decode(), "## Models", ""]
-    for model in _models(snapshot):
+def llms_full_txt(snapshot: Snapshot, base: str, platform: str) -> bytes:
+    """The index followed by every enabled model of the platform with its prices, limits and capabilities."""
+    lines = [llms_txt(snapshot, base, platform).decode(), "## Models", ""]
+    for model in _models(snapshot, platform):
         lines += _model_section(model)
     return "\n".join(lines).encode()
 
 
-def _openapi(snapshot: Snapshot, base: str) -> bytes:
-    return orjson.dumps(document(snapshot, base))
+def _openapi(snapshot: Snapshot, base: str, platform: str) -> bytes:
+    return orjson.dumps(document(snapshot, base, platform))
 
 
-def _serve(request: Request, name: str, build: Callable[[Snapshot, str], bytes], media_type: str) -> Response:
+def _serve(request: Request, name: str, build: Build, media_type: str) -> Response:
     gateway: Gateway = request.state.gateway
-    body = BUILT.get(name, gateway.snapshot, gateway.settings.public_base_url, build)
-    return Response(body, media_type=media_type)
+    platform = public_platform(request.headers)
+    body = BUILT.get(name, gateway.snapshot, gateway.settings.public_base_url, platform, build)
+    return Response(body, media_type=media_type, headers=VARY)
 
 
 async def get_llms_txt(request: Request) -> Response:

@@ -20,6 +20,7 @@ from dataplane.errors import (
     service_unavailable,
 )
 from dataplane.gateway import Gateway
+from dataplane.platform_header import check_key_platform
 from dataplane.snapshot import ModelInfo
 from shared.models import utcnow
 
@@ -52,6 +53,7 @@ async def authenticate(request: Request, gateway: Gateway) -> Caller:
         raise invalid_api_key("This API key has expired.")
     if info.user_status != "active":
         raise permission_denied("This account is disabled.", code="account_disabled")
+    check_key_platform(request.headers, info.platform)
     state = request.scope["state"]
     return Caller(entry, info, info.group, state["request_id"], state.get("client_request_id"))
 
@@ -76,13 +78,15 @@ MODALITY_PATHS = {
 
 
 def resolve_model(gateway: Gateway, caller: Caller, slug: str, modality: str | tuple[str, ...]) -> ModelInfo:
-    """The catalog model the caller asked for: 404 if unknown or unrouted, 403 if not allowed.
+    """The catalog model the caller asked for: 404 if unknown, unrouted or not offered on the key's
+    platform (the same answer, so a regional catalogue never tells what the other offers), 403 if
+    not allowed.
 
     `modality` is what the endpoint serves (one, or several); another modality is a 400 that
     names the endpoint for it.
     """
     model = gateway.snapshot.models.get(slug)
-    if model is None or not model.routes:
+    if model is None or not model.routes or caller.key.platform not in model.platforms:
         raise model_not_found(slug)
     if not may_use(caller, slug):
         raise permission_denied(f"This API key may not use the model `{slug}`.")

@@ -22,6 +22,7 @@ from dataplane.snapshot import ModelInfo
 from shared.catalog import CAPABILITIES, MODALITIES
 from shared.model_facts import DEFAULT_ORDER, ORDERS, SORTS, io_modalities, split_values
 from shared.money import AmountError, format_usd, parse_usd
+from shared.platforms import PLATFORMS
 from shared.price_sheet import price_sheet
 
 RECENT_MINUTES = 5
@@ -152,6 +153,7 @@ def model_object(model: ModelInfo, health: Health | None = None) -> dict[str, An
         },
         "prices": [p.as_json() for p in price_sheet(prices.to_map())],
         "providers": providers_of(model),
+        "platforms": [p for p in PLATFORMS if p in model.platforms],
     }
     if health is not None:
         body["health"] = model_health(model, health)

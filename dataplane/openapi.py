@@ -1,5 +1,6 @@
 """`GET /openapi.json`: an OpenAPI 3.1 document of the live routes, built from the endpoint registry
-and the catalogue (each endpoint's `model` lists the enabled models of its modality).
+and the catalogue (each endpoint's `model` lists the enabled models of its modality on the
+platform the request's `X-Platform` names, intl by default). Every operation documents that header.
 
 Schemas are deliberately loose (objects that allow more fields): they name the model and the
 error shape, which is what a client or an agent needs to pick a call; PROTOCOL.md has the rest.
@@ -15,6 +16,7 @@ from dataplane.endpoints import REGISTRY
 from dataplane.endpoints.base import ANTHROPIC, Endpoint
 from dataplane.snapshot import Snapshot
 from shared.catalog import MODALITIES
+from shared.platforms import DEFAULT_PLATFORM, PLATFORMS
 
 API_PREFIX = "/v1"
 CONVERTER_RE = re.compile(r"\{(\w+):\w+\}")  # Starlette's "{model:path}" is OpenAPI's "{model}"
@@ -34,6 +36,16 @@ ERROR_SCHEMA = {
     },
 }
 OBJECT = {"type": "object", "additionalProperties": True}
+PLATFORM_PARAMETER = {
+    "name": "X-Platform",
+    "in": "header",
+    "required": False,
+    "description": "The regional catalogue. With a key it may only repeat the key's platform (else 400"
+    " platform_mismatch); without one it chooses the public catalogue (default intl). Any other value"
+    " is a 400 invalid_platform.",
+    "schema": {"type": "string", "enum": list(PLATFORMS)},
+}
+PLATFORM_REF = {"$ref": "#/components/parameters/Platform"}
 PUBLIC: list[dict[str, list[str]]] = []  # no security requirement
 
 
@@ -48,8 +60,12 @@ def openapi_path(path: str) -> str:
     return API_PREFIX + CONVERTER_RE.sub(r"{\1}", path)
 
 
-def _model_schema(snapshot: Snapshot, modalities: tuple[str, ...]) -> dict[str, Any]:
-    slugs = sorted(s for s, m in snapshot.models.items() if m.routes and m.modality in modalities)
+def _model_schema(snapshot: Snapshot, modalities: tuple[str, ...], platform: str) -> dict[str, Any]:
+    slugs = sorted(
+        s
+        for s, m in snapshot.models.items()
+        if m.routes and m.modality in modalities and platform in m.platforms
+    )
     schema: dict[str, Any] = {"type": "string", "description": "A model id from GET /v1/models."}
     if slugs:
         schema["enum"] = slugs
@@ -92,25 +108,23 @@ def _responses(endpoint: Endpoint) -> dict[str, Any]:
     return {"200": ok, "default": error}
 
 
-def _operation(endpoint: Endpoint, path: str, snapshot: Snapshot) -> dict[str, Any]:
-    model = _model_schema(snapshot, modalities_of(endpoint))
+def _operation(endpoint: Endpoint, path: str, snapshot: Snapshot, platform: str) -> dict[str, Any]:
+    model = _model_schema(snapshot, modalities_of(endpoint), platform)
     operation: dict[str, Any] = {
         "operationId": "post" + re.sub(r"\W+", "_", path).rstrip("_"),
         "summary": f"{endpoint.name} ({', '.join(modalities_of(endpoint))} models)",
         "requestBody": _request_body(endpoint, model),
         "responses": _responses(endpoint),
     }
-    names = re.findall(r"\{(\w+)\}", path)
-    if names:
-        operation["parameters"] = [
-            {
-                "name": name,
-                "in": "path",
-                "required": True,
-                "schema": model if name == "model" else {"type": "string"},
-            }
-            for name in names
-        ]
+    operation["parameters"] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": model if name == "model" else {"type": "string"},
+        }
+        for name in re.findall(r"\{(\w+)\}", path)
+    ] + [PLATFORM_REF]
     return operation
 
 
@@ -124,8 +138,11 @@ def _catalogue_paths() -> dict[str, Any]:
     paths = {}
     for prefix, security in ((API_PREFIX, None), ("/api/v1", PUBLIC)):
         name = prefix.strip("/").replace("/", "_")
-        listing: dict[str, Any] = {"operationId": f"list_models_{name}", "parameters": filters}
-        lookup: dict[str, Any] = {"operationId": f"get_model_{name}", "parameters": slug}
+        listing: dict[str, Any] = {
+            "operationId": f"list_models_{name}",
+            "parameters": [*filters, PLATFORM_REF],
+        }
+        lookup: dict[str, Any] = {"operationId": f"get_model_{name}", "parameters": [*slug, PLATFORM_REF]}
         for operation in (listing, lookup):
             operation["responses"] = {"200": listed}
             if security is not None:
@@ -135,12 +152,13 @@ def _catalogue_paths() -> dict[str, Any]:
     return paths
 
 
-def document(snapshot: Snapshot, base_url: str) -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every POST route of the registry and the model catalogue."""
+def document(snapshot: Snapshot, base_url: str, platform: str = DEFAULT_PLATFORM) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every POST route of the registry and the model catalogue, with
+    the models of `platform`."""
     paths: dict[str, Any] = _catalogue_paths()
     for endpoint in REGISTRY:
         for path in endpoint.paths:
-            paths[openapi_path(path)] = {"post": _operation(endpoint, openapi_path(path), snapshot)}
+            paths[openapi_path(path)] = {"post": _operation(endpoint, openapi_path(path), snapshot, platform)}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -153,6 +171,7 @@ def document(snapshot: Snapshot, base_url: str) -> dict[str, Any]:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": {"Error": ERROR_SCHEMA},
+            "parameters": {"Platform": PLATFORM_PARAMETER},
         },
         "paths": paths,
     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from shared.db import MAX_IN_IDS, binary_chunks
 from shared.models import ApiKey, CatalogModel, Group, Provider, Route, User
 from shared.money import Prices
+from shared.platforms import DEFAULT_PLATFORM, EVERY, offered_on
 from shared.settings import Secret
 from shared.utility_models import load_assigned
 from shared.vault import VaultError, decrypt
@@ -60,6 +61,7 @@ class ModelInfo:
     created: int
     routes: tuple[RouteInfo, ...]
     capabilities: tuple[str, ...] = ()
+    platforms: frozenset[str] = EVERY  # the regional catalogues that offer it (shared/platforms.py)
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ class KeyInfo:
     revoked: bool
     rpm_limit: int | None = None
     tpm_limit: int | None = None
+    platform: str = DEFAULT_PLATFORM  # the only catalogue the key sees
 
 
 def _allowed(models: list[str] | None) -> frozenset[str] | None:
@@ -145,6 +148,7 @@ def load_snapshot(version: int, secret_key: Secret) -> Snapshot:
             int(m.created_at.replace(tzinfo=dt.UTC).timestamp()),
             tuple(routes.get(m.id, ())),
             tuple(m.capabilities or ()),
+            offered_on(m.platforms),
         )
         for m in CatalogModel.select().where(CatalogModel.enabled == True)  # noqa: E712
     }
@@ -183,4 +187,5 @@ def load_key(key_hash: str) -> KeyInfo | None:
         revoked=row.revoked_at is not None,
         rpm_limit=row.rpm_limit,
         tpm_limit=row.tpm_limit,
+        platform=row.platform,
     )

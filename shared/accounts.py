@@ -15,6 +15,7 @@ from shared.key_admin import check_rate_limits
 from shared.keys import NewKey, generate_key
 from shared.models import ApiKey, Group, User, utcnow
 from shared.passwords import hash_password
+from shared.platforms import DEFAULT_PLATFORM, check_platform
 
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ROLES = ("customer", "operator")
@@ -106,8 +107,11 @@ def create_key(
     prefix: str = "sk-tg-",
     rpm_limit: int | None = None,
     tpm_limit: int | None = None,
+    platform: str = DEFAULT_PLATFORM,
 ) -> tuple[ApiKey, str]:
-    """Create an API key for `user`; returns the row and the secret (which is never stored)."""
+    """Create an API key for `user` on `platform`'s catalogue; returns the row and the secret
+    (which is never stored)."""
+    check_platform(platform)
     if spend_cap is not None and spend_cap <= 0:
         raise InvalidInput("spend_cap", "must be positive")
     if expires_at is not None and expires_at <= utcnow():
@@ -126,6 +130,7 @@ def create_key(
         expires_at=expires_at,
         rpm_limit=rpm_limit,
         tpm_limit=tpm_limit,
+        platform=platform,
     )
     return key, new.secret
 

@@ -5,6 +5,7 @@ Every change bumps the config version so data planes pick it up within a poll in
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from peewee import JOIN, Query
@@ -21,6 +22,7 @@ from shared.config_version import bump_config_version
 from shared.db import db
 from shared.errors import InvalidInput, NotFound
 from shared.models import CatalogModel, Group, Provider, Route
+from shared.platforms import stored_platforms
 from shared.settings import Secret
 from shared.vault import decrypt, encrypt, mask
 
@@ -88,6 +90,7 @@ class ModelPrices:
     modality: str = "chat"
     meters: dict[str, int] | None = None  # every other meter's price; None: keep the stored ones
     capabilities: list[str] | None = None  # None: keep the stored ones
+    platforms: list[str] | None = None  # the platforms chosen (shared/platforms.py); None: keep them
 
 
 def update_model(model: CatalogModel, prices: ModelPrices, enabled: bool) -> CatalogModel:
@@ -110,7 +113,17 @@ def update_model(model: CatalogModel, prices: ModelPrices, enabled: bool) -> Cat
     )
     if prices.capabilities is not None:
         changes["capabilities"] = validate_capabilities(prices.capabilities)
+    if prices.platforms is not None:
+        changes["platforms"] = stored_platforms(prices.platforms)
     CatalogModel.update(changes).where(CatalogModel.id == model.id).execute()
+    bump_config_version()
+    return model_by_id(model.id)
+
+
+def set_model_platforms(model: CatalogModel, platforms: Sequence[str] | None) -> CatalogModel:
+    """Offer a model on these platforms only (None: on every one); keys of the others stop seeing it."""
+    stored = stored_platforms(platforms)
+    CatalogModel.update(platforms=stored).where(CatalogModel.id == model.id).execute()
     bump_config_version()
     return model_by_id(model.id)
 

@@ -24,6 +24,7 @@ from peewee import (
 
 from shared.db import BaseModel, JSONField
 from shared.money import Prices
+from shared.platforms import DEFAULT_PLATFORM
 
 
 def utcnow() -> dt.datetime:
@@ -92,6 +93,8 @@ class ApiKey(BaseModel):
     # Per key, per minute (on top of the owner's group limits); None: unlimited.
     rpm_limit = BigIntegerField(null=True)
     tpm_limit = BigIntegerField(null=True)
+    # The regional catalogue the key sees and calls (shared/platforms.py); set when it is created.
+    platform = CharField(default=DEFAULT_PLATFORM, max_length=8)
     created_at = DateTimeField(default=utcnow)
 
 
@@ -121,6 +124,7 @@ class CatalogModel(BaseModel):
     capabilities = JSONField(null=True)  # e.g. ["tools", "vision", "streaming"]; None: not stated
     enabled = BooleanField(default=True)
     prices_pinned = BooleanField(default=False)  # manual prices: a price sync never changes them
+    platforms = JSONField(null=True)  # e.g. ["cn"]; None: offered on every platform (shared/platforms.py)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:

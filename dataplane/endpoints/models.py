@@ -6,7 +6,8 @@ In OpenAI's shape, or in Anthropic's paged shape when the request has `anthropic
 Under /api/v1 the list and the lookup also answer without a key (the public catalog); a key, when
 sent, is checked and narrows the list. Both lists take the catalogue's filters and sort
 (`?modality=`, `?provider=`, `?capability=`, `?q=`, `?max_price=`, `?sort=`, `?order=`; see
-dataplane/catalogue.py).
+dataplane/catalogue.py). Each key sees its platform's catalogue; without a key, `X-Platform`
+chooses it (dataplane/platform_header.py).
 Ids contain "/"; SDKs send them percent-encoded and the server decodes them into the path.
 """
 
@@ -24,6 +25,7 @@ from dataplane.billing import Caller
 from dataplane.catalogue import model_object, parse_query, select
 from dataplane.errors import bad_request, model_not_found
 from dataplane.gateway import Gateway
+from dataplane.platform_header import VARY, public_platform
 from dataplane.snapshot import ModelInfo
 
 JSON = "application/json"
@@ -37,20 +39,34 @@ async def _caller(request: Request, gateway: Gateway) -> Caller | None:
     return await authenticate(request, gateway)
 
 
-def _visible(gateway: Gateway, caller: Caller | None) -> list[ModelInfo]:
-    models = [m for m in gateway.snapshot.models.values() if m.routes]
-    if caller is not None:
-        models = [m for m in models if may_use(caller, m.slug)]
+def _platform(request: Request, caller: Caller | None) -> str:
+    """The catalogue shown: the key's platform, else the public `X-Platform` (default intl)."""
+    return caller.key.platform if caller is not None else public_platform(request.headers)
+
+
+def _sees(model: ModelInfo | None, caller: Caller | None, platform: str) -> bool:
+    """Whether the model is routed, on the platform's catalogue and allowed to the caller (if any)."""
+    return (
+        model is not None
+        and bool(model.routes)
+        and platform in model.platforms
+        and (caller is None or may_use(caller, model.slug))
+    )
+
+
+def _visible(gateway: Gateway, caller: Caller | None, platform: str) -> list[ModelInfo]:
+    models = [m for m in gateway.snapshot.models.values() if _sees(m, caller, platform)]
     return sorted(models, key=lambda m: m.slug)
 
 
 async def list_openai_models(request: Request) -> Response:
     """GET /v1/models in OpenAI's shape, filtered and sorted per dataplane/catalogue.py."""
     gateway: Gateway = request.state.gateway
-    visible = _visible(gateway, await _caller(request, gateway))  # 401 before any 400 on a filter
+    caller = await _caller(request, gateway)  # 401 before any 400 on a filter
+    visible = _visible(gateway, caller, _platform(request, caller))
     models = select(visible, parse_query(request.query_params))
     body = {"object": "list", "data": [model_object(m, gateway.health) for m in models]}
-    return Response(orjson.dumps(body), media_type=JSON)
+    return Response(orjson.dumps(body), media_type=JSON, headers=VARY)
 
 
 async def get_openai_model(request: Request) -> Response:
@@ -59,9 +75,9 @@ async def get_openai_model(request: Request) -> Response:
     caller = await _caller(request, gateway)
     slug = request.path_params["model_id"]
     model = gateway.snapshot.models.get(slug)
-    if model is None or not model.routes or (caller is not None and not may_use(caller, slug)):
+    if not _sees(model, caller, _platform(request, caller)):
         raise model_not_found(slug)
-    return Response(orjson.dumps(model_object(model, gateway.health)), media_type=JSON)
+    return Response(orjson.dumps(model_object(model, gateway.health)), media_type=JSON, headers=VARY)
 
 
 def _model_object(model: ModelInfo) -> dict[str, Any]:
@@ -101,7 +117,7 @@ async def list_models(request: Request) -> Response:
     gateway: Gateway = request.state.gateway
     caller = await authenticate(request, gateway)
     models = gateway.snapshot.models
-    slugs = sorted(s for s, m in models.items() if m.routes and may_use(caller, s))
+    slugs = [m.slug for m in _visible(gateway, caller, caller.key.platform)]
     page, more = _page(request, slugs)
     body = {
         "data": [_model_object(models[s]) for s in page],
@@ -120,6 +136,6 @@ async def get_model(request: Request) -> Response:
     caller = await authenticate(request, gateway)
     slug = request.path_params["model_id"]
     model = gateway.snapshot.models.get(slug)
-    if model is None or not model.routes or not may_use(caller, slug):
+    if not _sees(model, caller, caller.key.platform):
         raise model_not_found(slug)
     return Response(orjson.dumps(_model_object(model)), media_type=JSON)
