@@ -1,4 +1,4 @@
-"""Jinja filters: money in USD with sub-cent precision, prices by meter, modalities, UTC times."""
+"""Jinja filters: money for people (prices to the last digit), prices by meter, modalities, UTC times."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from decimal import Decimal
 from flask import Flask
 
 from shared.money import NANO_PER_USD, ceil_div
+from shared.money_text import DEFAULT_LOCALE, money_text
 from shared.price_sheet import TOKEN_PRICE_FIELDS, meter_help, meter_uses, other_meters, price_sheet
 
 PPM = 1_000_000
@@ -17,16 +18,16 @@ MODALITY_LABELS = {
 }  # fmt: skip
 
 
-def usd(nano: int | None, sign: bool = False) -> str:
-    """ "$1.50", "$0.000123", "-$2.00": at least cents, and every non-zero digit below them."""
+def usd(nano: int | None, sign: bool = False, exact: bool = False, locale: str = DEFAULT_LOCALE) -> str:
+    """An amount for people: "$1,019.94", "$0.000343", "-$2.00" (shared/money_text.py)."""
     if nano is None:
         return "—"
-    value = Decimal(abs(int(nano))) / NANO_PER_USD
-    text = f"{value:.9f}".rstrip("0")
-    whole, _, frac = text.partition(".")
-    text = f"{whole}.{frac.ljust(2, '0')}"
-    prefix = "-" if nano < 0 else ("+" if sign and nano > 0 else "")
-    return f"{prefix}${text}"
+    return money_text(int(nano), locale, exact, sign)
+
+
+def price(nano: int | None, locale: str = DEFAULT_LOCALE) -> str:
+    """A unit price with every digit it has: "$0.075", "$1,250.00"."""
+    return usd(nano, exact=True, locale=locale)
 
 
 def usd_plain(nano: int | None) -> str:
@@ -67,7 +68,13 @@ def modality(name: str) -> str:
 def register(app: Flask) -> None:
     """Make the filters available in every template."""
     app.jinja_env.filters.update(
-        usd=usd, usd_plain=usd_plain, when=when, number=number, multiplier=multiplier, modality=modality
+        usd=usd,
+        price=price,
+        usd_plain=usd_plain,
+        when=when,
+        number=number,
+        multiplier=multiplier,
+        modality=modality,
     )
     app.jinja_env.globals.update(
         with_multiplier=with_multiplier, price_sheet=price_sheet, other_meters=other_meters,

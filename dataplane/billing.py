@@ -52,11 +52,11 @@ from shared.money import (
     PPM,
     TokenUsage,
     affordable_output_tokens,
-    format_usd,
     meter_map,
     price_of,
     worst_case,
 )
+from shared.money_text import money_text
 from shared.settings import Settings
 
 
@@ -182,7 +182,7 @@ class Billing:
             if room < floor:
                 raise insufficient_quota(
                     "This API key has reached its spend cap: this request may cost up to "
-                    f"${format_usd(floor)} and ${format_usd(max(room, 0))} is left under the cap. "
+                    f"{money_text(floor)} and {money_text(max(room, 0))} is left under the cap. "
                     "Raise the key's spend cap, ask for fewer output tokens, or use another key."
                 )
             want = min(want, room)

@@ -6,6 +6,7 @@ print human-written amounts, never to compute a charge.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
@@ -22,10 +23,19 @@ class AmountError(ValueError):
     """A human-written amount that is not a valid number of dollars."""
 
 
+# What people write for dollars: "4.25", "-3", "$1,000.50", ".5"; no exponent, inf or nan, 15 digits at most.
+AMOUNT = re.compile(r"[+-]?\$?(?:\d{1,15}|\d{1,3}(?:,\d{3}){1,4})?(?:\.\d{1,20})?")
+
+
 def parse_usd(text: str | int | Decimal) -> int:
     """Parse "4.25" (USD) into nano-USD exactly; reject more than 9 decimals or non-numbers."""
+    written = str(text).strip()
+    if not isinstance(text, Decimal) and not (
+        AMOUNT.fullmatch(written) and any(c.isdigit() for c in written)
+    ):
+        raise AmountError(f"not an amount in USD: {text!r} (write digits, e.g. 1000 or 12.50)")
     try:
-        value = Decimal(str(text).strip())
+        value = Decimal(written.replace("$", "").replace(",", ""))
     except InvalidOperation as exc:
         raise AmountError(f"not an amount in USD: {text!r}") from exc
     if not value.is_finite():

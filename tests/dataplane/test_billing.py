@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 
@@ -10,7 +11,7 @@ import pytest
 
 from shared import accounts, billing
 from shared.models import ApiKey, UsageRecord
-from shared.money import format_usd
+from shared.money_text import money_text
 from tests.dataplane.helpers import (
     CHAT_MODEL,
     Customer,
@@ -169,9 +170,9 @@ def test_a_spend_cap_lowers_the_last_request_and_is_never_passed(
         client.chat.completions.create(model=CHAT_MODEL, messages=HELLO, max_tokens=20)
     assert (caught.value.status_code, caught.value.code) == (402, "insufficient_quota")
     floor = prompt_bound(probe.http_request) * 1_000 + 16 * 2_000
-    assert (
-        f"may cost up to ${format_usd(floor)} and $0.000000000 is left under the cap" in caught.value.message
-    )
+    # Money as people write it: "$0.000121" (three digits below a cent), "$0.00".
+    assert f"may cost up to {money_text(floor)} and $0.00 is left under the cap" in caught.value.message
+    assert re.fullmatch(r"\$0\.0+[1-9]\d{0,2}", money_text(floor)) and "0000 " not in caught.value.message
     assert len(upstream.requests) == 2
 
 
