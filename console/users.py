@@ -1,16 +1,22 @@
-"""Operator: users. List and search; one user's balance, keys, usage and ledger; adjust, regroup, disable."""
+"""Operator: users. List, search and invite; one user's balance, keys, usage and ledger; adjust,
+regroup, disable, a password-reset link, revoke a key."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from wtforms import SelectChoice
+from flask_wtf import FlaskForm
+from wtforms import EmailField, SelectChoice, SelectField
+from wtforms.validators import DataRequired, Length
 
 from console.access import me, operator_required
 from console.forms import AdjustForm, UserGroupForm, nano_of
 from console.htmx import render_page
 from console.recovery import link_for
-from shared.accounts import set_user_status
+from shared.accounts import ROLES, create_user, revoke_key, set_user_status
 from shared.billing import InsufficientBalance, adjust, balances, held_for
+from shared.errors import InvalidInput, NotFound
 from shared.group_admin import group_by_id, set_user_group
 from shared.models import ApiKey, Group, User
 from shared.pagination import page_number, paginate
@@ -20,6 +26,14 @@ from shared.reports import UsageFilter, ledger_query, usage_query
 bp = Blueprint("users", __name__, url_prefix="/operator/users")
 
 DETAIL_ROWS = 20
+INVITE_LIFETIME = dt.timedelta(days=7)  # an invitation waits longer than a reset link's hour
+
+
+class InviteForm(FlaskForm):
+    """A new user's email and role; they choose their password through the invite link."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    role = SelectField("Role", choices=[SelectChoice(r, r) for r in ROLES], default="customer")
 
 
 def _user(user_id: int) -> User:
@@ -31,15 +45,40 @@ def _user(user_id: int) -> User:
 
 @bp.get("")
 @operator_required
-def index():
-    """Every user, searchable by email, with group, role, status and balance."""
+def index(invite_form: InviteForm | None = None, invited: tuple[User, str] | None = None):
+    """Every user, searchable by email, with group, role, status and balance; the invite form."""
     q = (request.args.get("q") or "").strip()[:254]
     query = User.select(User, Group).join(Group).order_by(User.id.desc())
     if q:
         query = query.where(User.email.contains(q.lower()))
     page = paginate(query, page_number(request.args.get("page")))
     money = balances(page.items)
-    return render_page("users/index.html", "users/_table.html", page=page, q=q, money=money)
+    form = invite_form or InviteForm(formdata=None)
+    return render_page(
+        "users/index.html",
+        "users/_table.html",
+        page=page,
+        q=q,
+        money=money,
+        invite_form=form,
+        invited=invited,
+    )
+
+
+@bp.post("/invite")
+@operator_required
+def invite():
+    """Create a user without a password and show the one-time link where they set it."""
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            user = create_user(form.email.data, role=form.role.data)
+        except InvalidInput as exc:
+            form.email.errors = [*form.email.errors, exc.message]
+        else:
+            issued = issue_reset(user.id, INVITE_LIFETIME)
+            return index(invited=(user, link_for(issued.token)))
+    return index(invite_form=form)
 
 
 def _group_form(user: User) -> UserGroupForm:
@@ -122,4 +161,17 @@ def change_status(user_id: int):
         new = "disabled" if user.status == "active" else "active"
         set_user_status(user, new)
         flash(f"{user.email} is now {new}.", "success")
+    return redirect(url_for("users.show", user_id=user.id), code=303)
+
+
+@bp.post("/<int:user_id>/keys/<int:key_id>/revoke")
+@operator_required
+def revoke_user_key(user_id: int, key_id: int):
+    """Revoke one of the user's keys: requests with it fail from now on."""
+    user = _user(user_id)
+    try:
+        key = revoke_key(key_id, owner=user)
+    except NotFound:
+        abort(404)
+    flash(f"Revoked key {key.name or key.prefix} of {user.email}.", "success")
     return redirect(url_for("users.show", user_id=user.id), code=303)
