@@ -159,6 +159,7 @@ def _customer_page(form: ClaimForm):
         "min_usdt": format_usdt(config.min_deposit_micro),
         "deposits": _deposits(TronDeposit.user == user.id, 100),
         "pending": _pending(user.id, state.head_seen),
+        "delayed": state.delayed(utcnow()),
         "needed": SOLID_CONFIRMATIONS,
         "form": form,
         "user": User.get_by_id(user.id),

@@ -15,6 +15,8 @@ from shared.models import KeyValue
 
 BACKOFF_BASE_S = 15.0
 BACKOFF_MAX_S = 900.0
+# The scanner runs about every 30 s: no success for this long means deposits wait to be credited.
+STALE_AFTER = dt.timedelta(minutes=5)
 
 
 @dataclass
@@ -45,6 +47,15 @@ class ScannerState:
         self.total_failures += 1
         delay = min(BACKOFF_BASE_S * 2 ** (self.failures - 1 + int(rate_limited)), BACKOFF_MAX_S)
         self.backoff_until = (now + dt.timedelta(seconds=delay)).isoformat()
+
+    def lag(self, now: dt.datetime) -> dt.timedelta | None:
+        """How long ago the last run succeeded (None before the first success)."""
+        return now - dt.datetime.fromisoformat(self.last_ok) if self.last_ok else None
+
+    def delayed(self, now: dt.datetime) -> bool:
+        """Whether crediting lags behind the chain: the node is failing, or no recent run succeeded."""
+        lag = self.lag(now)
+        return self.failures > 0 or lag is None or lag > STALE_AFTER
 
     def backing_off(self, now: dt.datetime) -> bool:
         """True while the back-off after the last failure lasts."""
