@@ -12,6 +12,7 @@ from shared.errors import InvalidInput, NotFound
 from shared.meters import UnknownMeter, meter_of
 from shared.models import CatalogModel, Provider, Route
 from shared.money import MAX_NANO
+from shared.pricing.versions import record_manual
 from shared.provider_kinds import KIND_NAMES
 from shared.settings import Secret
 from shared.vault import encrypt
@@ -127,13 +128,14 @@ def add_model_route(
     meters: Mapping[str, int] | None = None,
     cost_meters: Mapping[str, int] | None = None,
     capabilities: Sequence[str] | None = None,
+    actor: str = "",
 ) -> Route:
     """Add a model (or update its prices) and a route to it through `provider_name`.
 
     Adding an existing model with another provider adds a route; the prices given become the
     model's sale prices: the token prices, plus `meters` for any other meter ({"image": …}).
     `costs` (input, output, cached input) and `cost_meters` are the provider's own prices; both
-    default to the sale prices.
+    default to the sale prices. New or moved sale prices are recorded as a manual price version.
     """
     if not SLUG_RE.match(slug or ""):
         raise InvalidInput("model", f"not a valid model id: {slug!r}")
@@ -163,10 +165,12 @@ def add_model_route(
             fields["context_length"] = context_length
         if capabilities is not None:
             fields["capabilities"] = capabilities
+        old = None if model is None else dict(model.prices)
         if model is None:
             model = CatalogModel.create(slug=slug, **fields)
         else:
             CatalogModel.update(**fields).where(CatalogModel.id == model.id).execute()
+        record_manual(model, old, actor)
         target = upstream_model or slug
         route = Route.get_or_none(
             (Route.model == model) & (Route.provider == provider) & (Route.upstream_model == target)

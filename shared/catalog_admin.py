@@ -23,6 +23,7 @@ from shared.db import db
 from shared.errors import InvalidInput, NotFound
 from shared.models import CatalogModel, Group, Provider, Route
 from shared.platforms import stored_platforms
+from shared.pricing.versions import record_manual
 from shared.settings import Secret
 from shared.vault import decrypt, encrypt, mask
 
@@ -93,8 +94,8 @@ class ModelPrices:
     platforms: list[str] | None = None  # the platforms chosen (shared/platforms.py); None: keep them
 
 
-def update_model(model: CatalogModel, prices: ModelPrices, enabled: bool) -> CatalogModel:
-    """Save a model's prices and whether customers can call it."""
+def update_model(model: CatalogModel, prices: ModelPrices, enabled: bool, actor: str = "") -> CatalogModel:
+    """Save a model's prices and whether customers can call it; a price move is a manual price version."""
     for field in ("input_price", "output_price", "cached_input_price"):
         validate_price(field, getattr(prices, field))
     if prices.modality not in MODALITIES:
@@ -115,7 +116,10 @@ def update_model(model: CatalogModel, prices: ModelPrices, enabled: bool) -> Cat
         changes["capabilities"] = validate_capabilities(prices.capabilities)
     if prices.platforms is not None:
         changes["platforms"] = stored_platforms(prices.platforms)
-    CatalogModel.update(changes).where(CatalogModel.id == model.id).execute()
+    with db.atomic():
+        old = CatalogModel.get_by_id(model.id).prices
+        CatalogModel.update(changes).where(CatalogModel.id == model.id).execute()
+        record_manual(model, old, actor)
     bump_config_version()
     return model_by_id(model.id)
 

@@ -285,9 +285,10 @@ class PriceVersion(BaseModel):
     id = AutoField()
     model = ForeignKeyField(CatalogModel, backref="price_versions", on_delete="CASCADE")
     prices = JSONField(default=dict)  # {meter: nano-USD}
+    old_prices = JSONField(null=True)  # the prices this version replaced (None: none were set)
     costs = JSONField(null=True)  # {route id: {meter: nano-USD}} when the costs moved too
     effective_at = DateTimeField(default=utcnow, index=True)
-    source = CharField(default="", max_length=64)  # genai-prices | openrouter | litellm | manual
+    source = CharField(default="", max_length=64)  # a source, "manual" or "import"
     actor = CharField(default="", max_length=254)  # "sync", or the operator who approved
 
 

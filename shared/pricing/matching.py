@@ -35,14 +35,24 @@ class Match:
 
 
 def match(
-    tables: Sequence[PriceTable], upstream_model: str, provider_kind: str, pinned: str | None = None
+    tables: Sequence[PriceTable],
+    upstream_model: str,
+    provider_kind: str,
+    pinned: str | None = None,
+    provider_name: str = "",
 ) -> Match | None:
     """The first source (in the operator's order) with an entry for the route, or None.
 
-    A pinned entry id is looked up as is and only as is: the operator chose it.
+    A pinned entry id is looked up as is and only as is: the operator chose it. A provider's own
+    listing prices only routes via that provider; when it failed, those routes take no price from
+    a source ranked after it.
     """
     hint = PROVIDER_HINTS.get(provider_kind)
     for table in tables:
+        if table.provider is not None and table.provider != provider_name:
+            continue
+        if table.blocked:
+            return None
         if pinned:
             entry = pinned if pinned in table.entries else None
         else:

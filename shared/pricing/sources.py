@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from genai_prices import data_snapshot
 from genai_prices.types import TieredPrices
+from genai_prices.update_prices import DEFAULT_UPDATE_URL, UpdatePrices
 
 Meters = dict[str, int]
 NANO = Decimal(10) ** 9
@@ -26,6 +27,10 @@ MAX_FEED_BYTES = 64 * 1024 * 1024
 
 class SourceError(Exception):
     """A source that could not be read (unreachable, bad status, not the expected format)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status that refused it, when one did
 
 
 def nano(usd: Any, scale: int) -> int | None:
@@ -59,6 +64,9 @@ class PriceTable:
     entries: dict[str, Meters]
     # The source's own matcher (name, provider hint) -> entry id, tried after the id lookups.
     matcher: Callable[[str, str | None], str | None] | None = None
+    note: str = ""  # what the source status should say beside "ok" (e.g. a refresh that failed)
+    provider: str | None = None  # prices only the routes via this provider (its own listing)
+    blocked: bool = False  # that provider's listing failed: its routes take no lower-ranked price
     _by_id: dict[str, str] = field(default_factory=dict, init=False)
     _by_tail: dict[str, str] = field(default_factory=dict, init=False)
 
@@ -121,43 +129,71 @@ def _genai_price_values(prices: Any) -> dict[str, Any]:
     return values
 
 
-def genai_prices_table(now: dt.datetime | None = None) -> PriceTable:
-    """The installed genai-prices data (offline) as `provider/model` entries with today's prices."""
+def genai_prices_table(
+    snapshot: data_snapshot.DataSnapshot | None = None, now: dt.datetime | None = None, note: str = ""
+) -> PriceTable:
+    """genai-prices data (the installed snapshot by default) as `provider/model` entries, today's prices."""
+    data = snapshot or data_snapshot.get_snapshot()
     when = now or dt.datetime.now(dt.UTC)
     entries: dict[str, Meters] = {}
-    for provider in data_snapshot.get_snapshot().providers:
+    for provider in data.providers:
         for model in provider.models:
             meters = convert(_genai_price_values(model.get_prices(when)), GENAI_FIELDS)
             if "request" in meters:
                 meters["request"] = -(-meters["request"] // 1000)
             if meters:
                 entries[f"{provider.id}/{model.id}"] = meters
-    return PriceTable("genai-prices", entries, _genai_match)
+    return PriceTable("genai-prices", entries, _GenaiMatcher(data), note=note)
 
 
-def _genai_match(name: str, provider_hint: str | None) -> str | None:
-    """genai-prices' own model matching (dated and aliased names), within the hinted provider."""
+@dataclass(frozen=True)
+class _GenaiMatcher:
+    """genai-prices' own matching (dated and aliased names) in one snapshot, within the hinted provider."""
+
+    snapshot: data_snapshot.DataSnapshot
+
+    def __call__(self, name: str, provider_hint: str | None) -> str | None:
+        try:
+            provider, model = self.snapshot.find_provider_model(name, None, provider_hint, None)
+        except LookupError:
+            return None
+        return f"{provider.id}/{model.id}"
+
+
+def refreshed_genai_prices(url: str = "") -> PriceTable:
+    """genai-prices' published data from `url` (its default when empty), else the installed data.
+
+    The refresh goes through the package's own fetcher (which parses and checks the document) but
+    not its background updater, so nothing in the process changes beside this table. A refresh that
+    fails is not a source failure: the installed data prices as before and the table's note says so.
+    """
+    fetcher = UpdatePrices(url=url or DEFAULT_UPDATE_URL)
     try:
-        provider, model = data_snapshot.get_snapshot().find_provider_model(name, None, provider_hint, None)
-    except LookupError:
-        return None
-    return f"{provider.id}/{model.id}"
+        snapshot = fetcher.fetch()
+    # The fetcher raises its HTTP client's errors, ValueError or the data's validation errors.
+    except Exception as exc:  # noqa: BLE001
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        return genai_prices_table(note=f"refresh failed ({reason}); using the installed data")
+    if snapshot is None:
+        return genai_prices_table(note="refresh returned nothing; using the installed data")
+    return genai_prices_table(snapshot, note="refreshed from the published data")
 
 
-def fetch_json(url: str, client: httpx.Client | None = None) -> Any:
+def fetch_json(url: str, client: httpx.Client | None = None, headers: Mapping[str, str] | None = None) -> Any:
     """GET `url` and parse its JSON with decimals kept exact; SourceError when that fails."""
     try:
         if client is None:
             with httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=True) as own:
-                response = own.get(url)
+                response = own.get(url, headers=headers)
         else:
-            response = client.get(url)
+            response = client.get(url, headers=headers)
         response.raise_for_status()
         if len(response.content) > MAX_FEED_BYTES:
             raise SourceError(f"{url}: larger than {MAX_FEED_BYTES} bytes")
         return json.loads(response.content, parse_float=Decimal)
     except httpx.HTTPStatusError as exc:
-        raise SourceError(f"{url}: HTTP {exc.response.status_code}") from exc
+        status = exc.response.status_code
+        raise SourceError(f"{url}: HTTP {status}", status) from exc
     except httpx.HTTPError as exc:
         raise SourceError(f"{url}: {type(exc).__name__} {exc}".strip()) from exc
     except ValueError as exc:
@@ -193,24 +229,29 @@ def cost_map_table(document: Any) -> PriceTable:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One configured source: its kind (`genai-prices`, `openrouter`, `litellm`) and URL if it has one."""
+    """One configured source: its kind (`genai-prices`, `openrouter`, `litellm`, `provider`) and URL.
+
+    `provider` is set only on the specs a `provider` source expands into, one per provider.
+    """
 
     kind: str
     url: str = ""
+    provider: str = ""
 
     @property
     def name(self) -> str:
-        return self.kind if not self.url else f"{self.kind} {self.url}"
+        return " ".join(part for part in (self.kind, self.provider or self.url) if part)
 
 
 KINDS: dict[str, Callable[[Any], PriceTable]] = {"openrouter": openrouter_table, "litellm": cost_map_table}
-SOURCE_KINDS = ("genai-prices", *KINDS)
+# `provider`: each provider's own `/models` listing, where it carries prices (shared/pricing/listing.py).
+SOURCE_KINDS = ("genai-prices", *KINDS, "provider")
 
 
 def load(spec: SourceSpec, client: httpx.Client | None = None) -> PriceTable:
     """Read one source into a table (SourceError when it cannot be read)."""
     if spec.kind == "genai-prices":
-        return genai_prices_table()
+        return refreshed_genai_prices(spec.url)
     if spec.kind not in KINDS:
         raise SourceError(f"unknown source kind {spec.kind!r}")
     table = KINDS[spec.kind](fetch_json(spec.url, client))

@@ -16,14 +16,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import httpx
+
 from shared.config_version import bump_config_version
 from shared.db import db
 from shared.errors import InvalidInput, NotFound
 from shared.models import CatalogModel, PriceChange, PriceVersion, Provider, Route, utcnow
-from shared.pricing import settings
+from shared.pricing import settings, versions
+from shared.pricing.listing import provider_tables
 from shared.pricing.markup import Rules
 from shared.pricing.matching import match
-from shared.pricing.sources import Meters, PriceTable, SourceError, SourceSpec, load_all
+from shared.pricing.sources import FETCH_TIMEOUT_S, Meters, PriceTable, SourceError, SourceSpec, load
+from shared.settings import Secret
+
+Loaded = list[tuple[SourceSpec, PriceTable | SourceError]]
 
 
 @dataclass
@@ -80,29 +86,67 @@ def moved_too_far(old: Meters, new: Meters, threshold_pct: Decimal) -> bool:
     )
 
 
-def _usable(loaded: Sequence[tuple[SourceSpec, PriceTable | SourceError]]) -> list[PriceTable]:
+def load_sources(specs: Sequence[SourceSpec], secret_key: Secret | None = None) -> Loaded:
+    """Every source in order, each a table or its error; a `provider` source is one per provider."""
+    loaded: Loaded = []
+    with httpx.Client(timeout=FETCH_TIMEOUT_S, follow_redirects=True) as client:
+        for spec in specs:
+            if spec.kind == "provider":
+                loaded += provider_tables(secret_key, client)
+                continue
+            try:
+                loaded.append((spec, load(spec, client)))
+            except SourceError as exc:
+                loaded.append((spec, exc))
+    return loaded
+
+
+def usable(loaded: Loaded) -> list[PriceTable]:
+    """The tables a sync may price from: those ranked before the first source that failed.
+
+    A provider's failed listing stops only that provider's routes (a blocking table in its place).
+    """
     tables: list[PriceTable] = []
-    for _, table in loaded:
+    for spec, table in loaded:
         if isinstance(table, SourceError):
-            break
+            if not spec.provider:
+                break
+            table = PriceTable(spec.name, {}, provider=spec.provider, blocked=True)
         tables.append(table)
     return tables
 
 
-def _source_status(
-    loaded: Sequence[tuple[SourceSpec, PriceTable | SourceError]], now: dt.datetime
-) -> list[dict[str, Any]]:
+def _stamp(now: dt.datetime) -> str:
+    return now.replace(microsecond=0).isoformat() + "Z"
+
+
+def _source_status(loaded: Loaded, now: dt.datetime) -> list[dict[str, Any]]:
     previous = {s["name"]: s for s in settings.status().get("sources", [])}
-    stamp = now.replace(microsecond=0).isoformat() + "Z"
+    stamp = _stamp(now)
     rows = []
     for spec, table in loaded:
         row = dict(previous.get(spec.name, {"last_ok_at": None}), name=spec.name, at=stamp)
         if isinstance(table, SourceError):
-            row.update(ok=False, error=str(table), error_at=stamp)
+            row.update(ok=False, error=str(table), error_at=stamp, note="")
         else:
-            row.update(ok=True, error="", error_at=None, last_ok_at=stamp, entries=len(table.entries))
+            row.update(ok=True, error="", error_at=None, last_ok_at=stamp, note=table.note)
+            row["entries"] = len(table.entries)
         rows.append(row)
     return rows
+
+
+def _preview_status(loaded: Loaded) -> list[dict[str, Any]]:
+    """What a dry run read from each source (the stored status stays as the last real sync left it)."""
+    return [
+        {
+            "name": spec.name,
+            "ok": not isinstance(table, SourceError),
+            "error": str(table) if isinstance(table, SourceError) else "",
+            "entries": 0 if isinstance(table, SourceError) else len(table.entries),
+            "note": "" if isinstance(table, SourceError) else table.note,
+        }
+        for spec, table in loaded
+    ]
 
 
 def plan_model(
@@ -118,7 +162,8 @@ def plan_model(
     sale: Meters = {}
     sources: list[str] = []
     for route in routes:
-        found = match(tables, route.upstream_model, route.provider.kind, route.price_match)
+        provider = route.provider
+        found = match(tables, route.upstream_model, provider.kind, route.price_match, provider.name)
         if found is None:
             unmatched.append(f"{model.slug} via {route.provider.name}: {route.upstream_model}")
             continue
@@ -157,14 +202,8 @@ def apply(change: Planned, actor: str, now: dt.datetime) -> None:
     CatalogModel.update(prices=change.prices).where(CatalogModel.id == change.model_id).execute()
     for route_id, costs in change.costs.items():
         Route.update(costs=costs).where(Route.id == route_id).execute()
-    PriceVersion.create(
-        model=change.model_id,
-        prices=change.prices,
-        costs={str(k): v for k, v in change.costs.items()} or None,
-        effective_at=now,
-        source=change.source,
-        actor=actor,
-    )
+    old, new = change.old_prices, change.prices
+    versions.record(change.model_id, old, new, change.source, actor, change.costs, now)
 
 
 def _hold(change: Planned, now: dt.datetime) -> None:
@@ -186,23 +225,21 @@ def _hold(change: Planned, now: dt.datetime) -> None:
     ).id
 
 
-def sync(dry_run: bool = False, specs: Sequence[SourceSpec] | None = None) -> SyncResult:
-    """Run one price sync (a dry run reads the sources and changes nothing, status included)."""
+def sync(
+    dry_run: bool = False, specs: Sequence[SourceSpec] | None = None, secret_key: Secret | None = None
+) -> SyncResult:
+    """Run one price sync (a dry run reads the sources and changes nothing, status included).
+
+    `secret_key` opens the providers' keys for a `provider` source (without it that source fails).
+    """
     now = utcnow()
-    loaded = load_all(settings.sources() if specs is None else specs)
+    loaded = load_sources(settings.sources() if specs is None else specs, secret_key)
     result = SyncResult(dry_run=dry_run)
-    planned = plan(_usable(loaded), result.unmatched)
+    planned = plan(usable(loaded), result.unmatched)
     result.applied = [p for p in planned if not p.held]
     result.held = [p for p in planned if p.held]
     if dry_run:
-        result.sources = [
-            {
-                "name": spec.name,
-                "ok": not isinstance(t, SourceError),
-                "error": str(t) if isinstance(t, SourceError) else "",
-            }
-            for spec, t in loaded
-        ]
+        result.sources = _preview_status(loaded)
         return result
     with db.atomic():
         for change in result.applied:
@@ -210,9 +247,7 @@ def sync(dry_run: bool = False, specs: Sequence[SourceSpec] | None = None) -> Sy
         for change in result.held:
             _hold(change, now)
         result.sources = _source_status(loaded, now)
-        settings.set_status(
-            {"last_sync_at": now.replace(microsecond=0).isoformat() + "Z", "sources": result.sources}
-        )
+        settings.set_status({"last_sync_at": _stamp(now), "sources": result.sources})
     if result.applied:
         bump_config_version()
     return result
@@ -288,7 +323,16 @@ def pin_match(slug: str, entry: str | None, provider: str | None = None) -> int:
     return len(ids)
 
 
+def set_route_match(route_id: int, entry: str | None) -> Route:
+    """Price one route from this source entry id; None (or empty): match it again by name."""
+    entry = (entry or "").strip() or None
+    if entry is not None and len(entry) > 200:
+        raise InvalidInput("price_match", "at most 200 characters")
+    if Route.update(price_match=entry).where(Route.id == route_id).execute() != 1:
+        raise NotFound("route", route_id)
+    return Route.get_by_id(route_id)
+
+
 def history(limit: int = 20) -> list[PriceVersion]:
     """The latest price versions, newest first."""
-    query = PriceVersion.select(PriceVersion, CatalogModel).join(CatalogModel)
-    return list(query.order_by(PriceVersion.id.desc()).limit(limit))
+    return versions.history(limit)

@@ -96,11 +96,14 @@ def test_a_feed_sets_costs_and_sale_prices_with_the_global_markup(feeds: FakeFee
         "request": 525_000,
     }
     assert [c.slug for c in result.applied] == ["mini"] and result.held == []
-    version = PriceVersion.get()
+    # Adding the model recorded its first (manual) version; the sync the next one.
+    manual, version = PriceVersion.select().order_by(PriceVersion.id)
+    assert (manual.source, manual.prices) == ("manual", {"input": 0, "output": 0})
     assert version.prices == prices_of("mini") and version.actor == "sync"
+    assert version.old_prices == {"input": 0, "output": 0}
     assert version.source.startswith("openrouter ")
     # Nothing moved since: a second sync changes nothing and adds no version.
-    assert price_sync.sync().applied == [] and PriceVersion.select().count() == 1
+    assert price_sync.sync().applied == [] and PriceVersion.select().count() == 2
 
 
 def test_a_cost_map_with_model_and_provider_rules_a_fixed_amount_and_a_step(
