@@ -137,7 +137,7 @@ def sync_prices(settings: Settings) -> SyncResult | None:
     with db.connection_context():
         if not price_settings.configured():
             return None
-        result = sync()
+        result = sync(secret_key=settings.secret_key)
     for source in result.sources:
         if not source["ok"]:
             log.warning("price source %s failed, its prices stay: %s", source["name"], source["error"])
