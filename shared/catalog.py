@@ -12,7 +12,7 @@ from shared.errors import InvalidInput, NotFound
 from shared.meters import UnknownMeter, meter_of
 from shared.models import CatalogModel, Provider, Route
 from shared.money import MAX_NANO
-from shared.pricing.versions import record_manual
+from shared.pricing.versions import MANUAL, record_manual
 from shared.provider_kinds import KIND_NAMES
 from shared.settings import Secret
 from shared.vault import encrypt
@@ -129,6 +129,7 @@ def add_model_route(
     cost_meters: Mapping[str, int] | None = None,
     capabilities: Sequence[str] | None = None,
     actor: str = "",
+    price_source: str = MANUAL,
 ) -> Route:
     """Add a model (or update its prices) and a route to it through `provider_name`.
 
@@ -170,7 +171,7 @@ def add_model_route(
             model = CatalogModel.create(slug=slug, **fields)
         else:
             CatalogModel.update(**fields).where(CatalogModel.id == model.id).execute()
-        record_manual(model, old, actor)
+        record_manual(model, old, actor, price_source)
         target = upstream_model or slug
         route = Route.get_or_none(
             (Route.model == model) & (Route.provider == provider) & (Route.upstream_model == target)

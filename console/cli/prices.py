@@ -11,7 +11,6 @@ from shared.errors import InvalidInput
 from shared.pricing import settings as price_settings
 from shared.pricing import sync as price_sync
 from shared.pricing.markup import Rule, Rules
-from shared.pricing.sources import SourceSpec
 
 from .runtime import amount, emit, iso, json_option, opened_database, table, usd
 
@@ -32,7 +31,11 @@ def _sync_text(result: dict[str, Any]) -> str:
     lines = [f"{verb}: {len(result['applied'])}, held for approval: {len(result['held'])}"]
     lines += [_change_line(c) for c in result["applied"] + result["held"]]
     lines += [f"unmatched: {u}" for u in result["unmatched"]]
-    lines += [f"source {s['name']}: {'ok' if s['ok'] else 'FAILED ' + s['error']}" for s in result["sources"]]
+    lines += [
+        f"source {s['name']}: {'ok' if s['ok'] else 'FAILED ' + s['error']}"
+        + (f" ({s['note']})" if s.get("note") else "")
+        for s in result["sources"]
+    ]
     return "\n".join(lines)
 
 
@@ -46,8 +49,8 @@ def prices() -> None:
 @json_option
 def sync(dry_run: bool, as_json: bool) -> None:
     """Read the price sources and update costs and sale prices (large moves wait for approval)."""
-    with opened_database():
-        result = price_sync.sync(dry_run=dry_run).to_json()
+    with opened_database() as settings:
+        result = price_sync.sync(dry_run=dry_run, secret_key=settings.secret_key).to_json()
     emit(result, as_json, _sync_text)
 
 
@@ -74,18 +77,13 @@ def sources() -> None:
     """The price sources, in the order they are tried."""
 
 
-def _spec(text: str) -> SourceSpec:
-    kind, _, url = text.partition("=")
-    return SourceSpec(kind.strip(), url.strip())
-
-
 @sources.command("set")
 @click.argument("specs", nargs=-1, required=True)
 @json_option
 def sources_set(specs: tuple[str, ...], as_json: bool) -> None:
-    """Set the sources, first tried first: genai-prices, openrouter=URL, litellm=URL."""
+    """Set the sources, first tried first: genai-prices[=URL], openrouter=URL, litellm=URL, provider."""
     with opened_database():
-        price_settings.set_sources([_spec(s) for s in specs])
+        price_settings.set_sources([price_settings.parse_spec(s) for s in specs])
         rows = [{"kind": s.kind, "url": s.url} for s in price_settings.sources()]
     emit(rows, as_json, lambda r: table(r, ["kind", "url"], "no sources"))
 
@@ -139,17 +137,10 @@ def markup_set(
         rule = Rule.from_json(
             {"markup_pct": str(pct), "fixed": amount("--fixed", fixed), "step": amount("--step", step)}
         )
-        rules = price_settings.rules()
         if model_slug and provider_name:
             raise InvalidInput("--model", "give --model or --provider, not both")
-        if model_slug:
-            rules = Rules(rules.default, rules.providers, {**rules.models, model_slug: rule})
-        elif provider_name:
-            rules = Rules(rules.default, {**rules.providers, provider_name: rule}, rules.models)
-        else:
-            rules = Rules(rule, rules.providers, rules.models)
-        price_settings.set_rules(rules)
-        rows = _rule_rows(rules)
+        scope = "model" if model_slug else "provider" if provider_name else "global"
+        rows = _rule_rows(price_settings.set_rule(scope, model_slug or provider_name or "", rule))
     emit(
         rows,
         as_json,

@@ -8,6 +8,8 @@ import click
 
 from shared import catalog
 from shared.models import Provider
+from shared.pricing import imports
+from shared.pricing.sources import SourceError
 from shared.settings import Settings
 from shared.vault import VaultError, decrypt, mask
 
@@ -66,3 +68,38 @@ def list_providers(as_json: bool) -> None:
         rows = [provider_row(p, settings) for p in Provider.select().order_by(Provider.name)]
     columns = ["id", "name", "kind", "base_url", "api_key", "timeout_s", "enabled"]
     emit(rows, as_json, lambda r: table(r, columns, "no providers"))
+
+
+def _imported_text(rows: list[dict[str, Any]], dry_run: bool) -> str:
+    verb = "would import" if dry_run else "imported"
+    lines = [
+        f"{r['upstream_model']} -> {r['model']}: {r['state']}" + (f" [{r['source']}]" if r["source"] else "")
+        for r in rows
+    ]
+    return "\n".join([f"{verb}: {sum(r['state'] != 'already configured' for r in rows)}", *lines])
+
+
+@provider.command("import")
+@click.argument("name")
+@click.argument("models", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every listed model not routed yet.")
+@click.option("--dry-run", is_flag=True, help="Show what would be imported; change nothing.")
+@json_option
+def import_models(name: str, models: tuple[str, ...], every: bool, dry_run: bool, as_json: bool) -> None:
+    """Add models (as NAME/UPSTREAM-ID) and routes from the provider's /models listing.
+
+    Costs come from the listing or the price sources, sale prices from the markup rules; a model
+    nothing prices is imported disabled.
+    """
+    if every == bool(models):
+        raise click.ClickException("give the upstream model ids to import, or --all")
+    with opened_database() as settings:
+        try:
+            done = imports.import_models(
+                catalog.get_provider(name), settings.secret_key, None if every else list(models),
+                dry_run=dry_run, actor="cli",
+            )  # fmt: skip
+        except SourceError as exc:
+            raise click.ClickException(f"{name}: cannot read its model listing: {exc}") from exc
+    rows = [d.to_json() for d in done]
+    emit(rows, as_json, lambda r: _imported_text(r, dry_run))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
 
 from peewee import fn
 
@@ -41,12 +43,14 @@ def record(
     )
 
 
-def record_manual(model: CatalogModel, old_prices: Meters | None, actor: str) -> PriceVersion | None:
-    """A version for a hand edit of `model`'s sale prices; None when they did not move."""
+def record_manual(
+    model: CatalogModel, old_prices: Meters | None, actor: str, source: str = MANUAL
+) -> PriceVersion | None:
+    """A version for a hand edit (or an import) of `model`'s sale prices; None when they did not move."""
     fresh = CatalogModel.get_by_id(model.id)
     if old_prices is not None and dict(fresh.prices) == dict(old_prices):
         return None
-    return record(model.id, old_prices, fresh.prices, MANUAL, actor or MANUAL)
+    return record(model.id, old_prices, fresh.prices, source, actor or source)
 
 
 def last_changed(model_ids: list[int] | None = None) -> dict[int, dt.datetime]:
@@ -61,3 +65,25 @@ def history(limit: int = 20) -> list[PriceVersion]:
     """The latest price versions with their models, newest first."""
     query = PriceVersion.select(PriceVersion, CatalogModel).join(CatalogModel)
     return list(query.order_by(PriceVersion.id.desc()).limit(limit))
+
+
+@dataclass(frozen=True)
+class Move:
+    """One meter's sale price before and after a change, and how far it moved in percent."""
+
+    meter: str
+    old: int | None
+    new: int | None
+
+    @property
+    def pct(self) -> Decimal | None:
+        """The move in percent of the old price (None when there was no old price to move from)."""
+        if not self.old or self.new is None:
+            return None
+        return (Decimal(self.new - self.old) * 100 / self.old).quantize(Decimal("0.1"))
+
+
+def moves(old: Meters | None, new: Meters | None) -> list[Move]:
+    """Every meter priced before or after, by name, with its old and new price."""
+    before, after = old or {}, new or {}
+    return [Move(m, before.get(m), after.get(m)) for m in sorted(set(before) | set(after))]

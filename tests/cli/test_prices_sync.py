@@ -105,3 +105,32 @@ def test_a_failing_source_is_shown_with_its_time(
 def test_bad_sources_are_refused(cli: Cli) -> None:
     assert "needs an http(s) URL" in cli.fails("prices", "sources", "set", "openrouter")
     assert "is not one of" in cli.fails("prices", "sources", "set", "nowhere=http://x")
+
+
+def test_provider_import_lists_previews_and_imports(
+    cli: Cli, feed_server: tuple[FakeFeeds, ServerThread]
+) -> None:
+    fake, server = feed_server
+    fake.documents["/or/v1/models"] = {
+        "data": [
+            {"id": "acme/fast", "pricing": {"prompt": "0.0000002", "completion": "0.0000008"}},
+            {"id": "acme/x"},
+        ]
+    }
+    cli.ok("provider", "add", "or", "--base-url", f"{server.url}/or/v1", "--api-key", "sk-or")
+    before = snapshot()
+
+    preview = cli.json("provider", "import", "or", "--all", "--dry-run")
+
+    assert [(r["model"], r["state"]) for r in preview] == [
+        ("or/acme/fast", "imported"),
+        ("or/acme/x", "no price (imported disabled)"),
+    ]
+    assert snapshot() == before
+    assert "imported: 1" in cli.ok("provider", "import", "or", "acme/fast")
+    assert prices_of("or/acme/fast") == {"input": 200_000_000, "output": 800_000_000}
+    assert "not in the provider's listing: nope" in cli.fails("provider", "import", "or", "nope")
+    assert "give the upstream model ids" in cli.fails("provider", "import", "or")
+    fake.failing.add("/or/v1/models")
+    assert "cannot read its model listing" in cli.fails("provider", "import", "or", "--all")
+    fake.failing.clear()

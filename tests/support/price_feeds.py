@@ -5,6 +5,8 @@
         feeds.documents["/models"] = {"data": [...]}      # an OpenRouter-style catalogue feed
         feeds.documents["/cost-map.json"] = {...}         # a LiteLLM-style cost map
         feeds.failing.add("/models")                      # answer 503 from now on
+        feeds.keys[-1]                                    # the last request's Authorization header
+        feeds.gated.add("/models"); feeds.gate.set()      # hold answers to /models until the gate opens
 
 Documents are served as JSON text as set (a `str` is sent as is, so tests can serve the exact
 number spellings a feed uses).
@@ -12,7 +14,9 @@ number spellings a feed uses).
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
 from typing import Any
 
 from starlette.applications import Starlette
@@ -28,10 +32,17 @@ class FakeFeeds:
         self.documents: dict[str, Any] = {}
         self.failing: set[str] = set()
         self.hits: list[str] = []
+        self.keys: list[str] = []  # the Authorization header of each request ("" when none)
+        # Requests for a gated path wait until the gate is set (a test watching a slow source).
+        self.gated: set[str] = set()
+        self.gate = threading.Event()
 
     async def serve(self, request: Request) -> Response:
         path = request.url.path
         self.hits.append(path)
+        self.keys.append(request.headers.get("authorization", ""))
+        if path in self.gated:
+            await asyncio.to_thread(self.gate.wait, 30)
         if path in self.failing:
             return Response("upstream feed down", status_code=503)
         if path not in self.documents:
