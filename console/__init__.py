@@ -19,7 +19,9 @@ from console import (
     headers,
     keys,
     overview,
+    price_sync,
     prices,
+    provider_import,
     providers,
     recovery,
     revenue,
@@ -53,6 +55,8 @@ BLUEPRINTS = [
     groups.bp,
     revenue.bp,
     deposits.bp,
+    price_sync.bp,
+    provider_import.bp,
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from wtforms import SelectChoice
 
 from console.access import operator_required
@@ -119,7 +120,7 @@ def update_row(model_id: int):
             capabilities=form.capabilities.data or [],
         )
         try:
-            model = update_model(model, prices, bool(form.enabled.data))
+            model = update_model(model, prices, bool(form.enabled.data), actor=current_user.email)
         except InvalidInput as exc:
             _field(form, exc.field, form.input_price).errors = [exc.message]
         else:
@@ -155,7 +156,7 @@ def create():
                 context_length=form.context_length.data,
                 costs=(_or(cost_in, sale_in), _or(cost_out, sale_out), None),
                 meters=form.meters.prices, cost_meters=_costs(form),
-                capabilities=form.capabilities.data or None,
+                capabilities=form.capabilities.data or None, actor=current_user.email,
             )  # fmt: skip
         except (InvalidInput, NotFound) as exc:
             target = getattr(exc, "field", "provider")

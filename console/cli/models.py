@@ -168,6 +168,7 @@ def add(
             # Each meter costs what it sells for unless --cost says otherwise.
             cost_meters={**meters, **cost_meters} if cost_meters else None,
             capabilities=capability_list(capabilities),
+            actor="cli",
         )
         row = load_models(model_id)[0]
     emit(row, as_json, describe)
