@@ -24,11 +24,27 @@ def free_port() -> int:
 
 
 class DataPlaneProcess:
-    """`tollgate serve-api` on a loopback port with the test's database, secret and var/ dir."""
+    """`tollgate serve-api` on a loopback port with the test's database, secret and var/ dir.
 
-    def __init__(self, settings: Settings, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+    `host` and `port` pick another address, and `wrap` goes before the command line, e.g.
+    `("ip", "netns", "exec", "ns-a")` to run it inside a network namespace (which execs it, so
+    `kill` still reaches the data plane itself).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        wrap: tuple[str, ...] = (),
+        **env: str,
+    ) -> None:
+        self.settings = settings
+        self.host = host
+        self.port = free_port() if port is None else port
+        self.url = f"http://{host}:{self.port}"
+        self.wrap = wrap
+        self.extra_env = env
         self.env = {
             **os.environ,
             "DATABASE_URL": settings.database_url,
@@ -40,12 +56,13 @@ class DataPlaneProcess:
 
     def start(self, seconds: float = 60.0) -> DataPlaneProcess:
         command = [
+            *self.wrap,
             sys.executable,
             "-m",
             "console.cli",
             "serve-api",
             "--host",
-            "127.0.0.1",
+            self.host,
             "--port",
             str(self.port),
         ]
@@ -62,6 +79,10 @@ class DataPlaneProcess:
             except httpx.TransportError:
                 time.sleep(0.1)
         raise RuntimeError("the data plane did not start")
+
+    def again(self) -> DataPlaneProcess:
+        """A new process (not started) with this one's settings, address and environment."""
+        return DataPlaneProcess(self.settings, self.host, self.port, self.wrap, **self.extra_env)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown, no drain, nothing flushed."""

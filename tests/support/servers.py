@@ -28,12 +28,14 @@ class ServerError(RuntimeError):
 class ServerThread:
     """One uvicorn server in one daemon thread."""
 
-    def __init__(self, app: Any, log_level: str = "warning", graceful_s: float = 5.0) -> None:
+    def __init__(
+        self, app: Any, log_level: str = "warning", graceful_s: float = 5.0, host: str = "127.0.0.1"
+    ) -> None:
         self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
+        self.socket.bind((host, 0))
         self.port: int = self.socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host}:{self.port}"
         config = uvicorn.Config(
             app, lifespan="on", log_level=log_level, timeout_graceful_shutdown=graceful_s, access_log=False
         )
