@@ -1,5 +1,10 @@
 """Docs and quick start: the base URL and ready-to-copy snippets for every endpoint, each filled in
-with a model of the endpoint's modality that the viewer may call (or a placeholder when there is none).
+with a model of the endpoint's modality that the viewer may call (or a placeholder when there is none),
+and the setup wizard: pick a tool (console/agent_setups.py), pick one of its models, copy its config,
+and test a key with a one-token call (console/key_probe.py).
+
+`?tool=` and `?model=` choose; htmx swaps the page's body for the same URL's fragment, so every
+snippet changes at once and a link without JavaScript shows the same page.
 """
 
 from __future__ import annotations
@@ -7,12 +12,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, request
+from flask_login import current_user, login_required
 
+from console import agent_setups, key_probe
+from console.htmx import is_partial, render_page
 from console.viewers import viewer_group
 from shared.catalog import MODALITIES
 from shared.catalog_admin import visible_models
-from shared.models import CatalogModel
+from shared.models import ApiKey, CatalogModel
+from shared.settings import Settings
 
 bp = Blueprint("docs", __name__, url_prefix="/docs")
 
@@ -63,6 +72,20 @@ def examples(models: Sequence[CatalogModel], wanted: str) -> dict[str, str]:
     return picked
 
 
+def key_hint(settings: Settings) -> str:
+    """The key snippets show: the start of the signed-in customer's newest key, else the prefix."""
+    if current_user.is_authenticated:
+        newest = (
+            ApiKey.select()
+            .where((ApiKey.user == current_user.row.id) & ApiKey.revoked_at.is_null())
+            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+            .first()
+        )
+        if newest is not None:
+            return newest.prefix.rstrip("…") + "..."
+    return settings.key_prefix + "..."
+
+
 def snippet_context(models: Sequence[CatalogModel], wanted: str) -> dict[str, Any]:
     """What the snippet sections read: the example models, the gateway's URL and a key hint."""
     example = examples(models, wanted)
@@ -72,13 +95,69 @@ def snippet_context(models: Sequence[CatalogModel], wanted: str) -> dict[str, An
         "model": example["chat"],
         "embedding_model": example["embedding"],
         "gateway_url": settings.public_base_url,
-        "key_hint": settings.key_prefix + "...",
+        "key_hint": key_hint(settings),
     }
+
+
+def wizard_context(models: Sequence[CatalogModel], tool: str | None, wanted: str) -> dict[str, Any]:
+    """What the setup wizard reads: the tool, the models it may use as tags, and the one chosen."""
+    setup = agent_setups.setup_named(tool)
+    options = agent_setups.usable(setup, models)
+    picked = agent_setups.chosen(options, wanted)
+    small = agent_setups.cheapest(options)
+    return {
+        "setup": setup,
+        "setup_groups": agent_setups.groups(),
+        "setup_models": options,
+        "setup_model": picked,
+        "tool_model": picked.slug if picked else PLACEHOLDERS["chat"],
+        "small_model": small.slug if small else PLACEHOLDERS["chat"],
+        "wire": key_probe.WIRES[setup.wire],
+        "key_test_timeout_s": key_test_timeout_s(),
+    }
+
+
+def key_test_timeout_s() -> float:
+    """How long "Test my key" waits for the gateway (tests set KEY_TEST_TIMEOUT_S to wait less)."""
+    return float(current_app.config.get("KEY_TEST_TIMEOUT_S", key_probe.TIMEOUT_S))
+
+
+def page(tool: str | None, wanted: str, outcome: key_probe.Outcome | None = None):
+    """The Docs page (or, for htmx, its body) for `tool` and the `wanted` model."""
+    models = list(visible_models(viewer_group()))
+    return render_page(
+        "docs/index.html",
+        "docs/_body.html",
+        models=models,
+        errors=ERRORS,
+        outcome=outcome,
+        **snippet_context(models, wanted),
+        **wizard_context(models, tool, wanted),
+    )
 
 
 @bp.get("")
 def index():
     """Quick start snippets for every endpoint (curl, Python, Node), the error table, and agent/IDE setup."""
-    models = list(visible_models(viewer_group()))
-    context = snippet_context(models, request.args.get("model") or "")
-    return render_template("docs/index.html", models=models, errors=ERRORS, **context)
+    return page(request.args.get("tool"), request.args.get("model") or "")
+
+
+@bp.post("/test-key")
+@login_required
+def test_key():
+    """Make a one-token call through the data plane with a pasted key; show the reply and its charge.
+
+    The key is used for this call only: never stored, logged or sent back in the page.
+    """
+    tool, model = request.form.get("tool"), (request.form.get("model") or "").strip()[:200]
+    setup = agent_setups.setup_named(tool)
+    key = (request.form.get("key") or "").strip()
+    problem = key_probe.check_key(key) or ("" if model else "Pick a model first.")
+    if problem:
+        outcome = key_probe.refused(setup.wire, model, problem)
+    else:
+        base_url = current_app.config["TOLLGATE"].public_base_url
+        outcome = key_probe.probe(base_url, setup.wire, model, key, key_test_timeout_s())
+    if is_partial():
+        return render_page("docs/index.html", "docs/_key_test.html", outcome=outcome)
+    return page(setup.name, model, outcome)
