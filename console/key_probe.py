@@ -23,17 +23,19 @@ CONNECT_TIMEOUT_S = 3.0
 CHARGE_WAIT_S = 3.0
 CHARGE_POLL_S = 0.05
 MAX_KEY_CHARS = 200
+# OpenAI's own Responses API refuses a max_output_tokens below 16, so a Responses test asks for 16.
+RESPONSES_MIN_TOKENS = 16
 
 Json = dict[str, Any]
 
 
 def _messages_body(model: str) -> Json:
     """Chat completions and Anthropic Messages take the same one-message body."""
-    return {"model": model, "max_tokens": 1, "messages": [{"role": "user", "content": PROMPT}]}
+    return {"model": model, "messages": [{"role": "user", "content": PROMPT}]}
 
 
 def _responses_body(model: str) -> Json:
-    return {"model": model, "max_output_tokens": 1, "input": PROMPT, "store": False}
+    return {"model": model, "input": PROMPT, "store": False}
 
 
 def _chat_text(reply: Json) -> str:
@@ -59,8 +61,13 @@ class Wire:
     body: Callable[[str], Json]
     text: Callable[[Json], str]
     tokens: tuple[str, str]  # the usage fields holding the prompt and completion tokens
+    cap: tuple[str, int]  # the body's output limit and its value, as the page names them
     headers: tuple[tuple[str, str], ...] = ()
     key_header: str = "Authorization"
+
+    def payload(self, model: str) -> Json:
+        """The test call's body: one short prompt and the output limit."""
+        return {**self.body(model), self.cap[0]: self.cap[1]}
 
     def auth(self, key: str) -> dict[str, str]:
         value = f"Bearer {key}" if self.key_header == "Authorization" else key
@@ -69,11 +76,12 @@ class Wire:
 
 WIRES = {
     "chat": Wire("Chat completions", "/v1/chat/completions", _messages_body, _chat_text,
-                 ("prompt_tokens", "completion_tokens")),
+                 ("prompt_tokens", "completion_tokens"), ("max_tokens", 1)),
     "messages": Wire("Anthropic Messages", "/v1/messages", _messages_body, _messages_text,
-                     ("input_tokens", "output_tokens"), (("anthropic-version", "2023-06-01"),), "x-api-key"),
+                     ("input_tokens", "output_tokens"), ("max_tokens", 1),
+                     (("anthropic-version", "2023-06-01"),), "x-api-key"),
     "responses": Wire("Responses", "/v1/responses", _responses_body, _responses_text,
-                      ("input_tokens", "output_tokens")),
+                      ("input_tokens", "output_tokens"), ("max_output_tokens", RESPONSES_MIN_TOKENS)),
 }  # fmt: skip
 
 # What each refusal means for the customer, and what to do about it.
@@ -125,7 +133,7 @@ def probe(base_url: str, wire_name: str, model: str, key: str, timeout_s: float 
     wire = WIRES[wire_name]
     timeout = httpx.Timeout(timeout_s, connect=min(CONNECT_TIMEOUT_S, timeout_s))
     try:
-        response = httpx.post(base_url + wire.path, json=wire.body(model), headers=wire.auth(key),
+        response = httpx.post(base_url + wire.path, json=wire.payload(model), headers=wire.auth(key),
                               timeout=timeout)  # fmt: skip
     except httpx.TimeoutException:
         return refused(wire_name, model, f"The gateway did not answer within {timeout_s:g} s. Try again.")

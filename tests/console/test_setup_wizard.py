@@ -222,7 +222,7 @@ def press_test(gateway: Gateway, tool: str, key: str) -> str:
 @pytest.mark.parametrize(
     ("tool", "path", "cap"),
     [("curl", "/v1/chat/completions", "max_tokens"), ("claude-code", "/v1/chat/completions", "max_tokens"),
-     ("codex", "/v1/responses", "max_output_tokens")],
+     ("codex", "/v1/responses", "max_output_tokens")],  # 16: the least OpenAI's Responses API takes
 )  # fmt: skip
 def test_a_working_key_shows_the_reply_the_tokens_and_the_charge_the_data_plane_wrote(
     gateway: Gateway, customer: User, tool: str, path: str, cap: str
@@ -241,8 +241,20 @@ def test_a_working_key_shows_the_reply_the_tokens_and_the_charge_the_data_plane_
     assert COST_RE.findall(body) == [usd(record.charge, exact=True)] == ["$0.000014"]
     [call] = gateway.upstream.requests
     # One token asked for, on the API the tool speaks (Anthropic Messages is translated for this provider).
-    assert call.path == path and call.body["model"] == "up-chat" and call.body[cap] == 1
+    assert (
+        call.path == path
+        and call.body["model"] == "up-chat"
+        and call.body[cap] == (16 if tool == "codex" else 1)
+    )
     assert secret not in body
+
+
+def test_a_reply_with_no_text_says_why(gateway: Gateway, customer: User) -> None:
+    secret = key_for(customer)
+    gateway.web.login_as(customer)
+    gateway.upstream.default = Reply(text="", usage=(12, 1))
+    body = press_test(gateway, "openai-python", secret)
+    assert "The key works." in body and "answered with no text" in body and "key-test-reply" not in body
 
 
 def test_a_wrong_key_shows_the_401_and_what_to_do(gateway: Gateway, customer: User) -> None:
@@ -324,4 +336,4 @@ def test_the_docs_page_offers_the_test_to_signed_in_customers_only(
     web.login_as(customer)
     page = text(web.get("/docs?tool=codex&model=acme/chat-2"))
     assert 'action="/docs/test-key"' in page and 'name="model" value="acme/chat-2"' in page
-    assert "/v1/responses" in page  # the call Codex would make
+    assert "/v1/responses" in page and "<code>max_output_tokens</code> 16" in page  # the call Codex makes
