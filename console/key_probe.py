@@ -96,6 +96,10 @@ REFUSALS = {
     429: "Too many requests for this key right now. Wait a few seconds and try again.",
 }
 FAILED = "The model's providers failed to answer. Try again; the Status page shows their health."
+NOT_AN_API = (
+    "{base_url} did not answer as the gateway's API does. The operator's TOLLGATE_PUBLIC_BASE_URL "
+    "may point somewhere else."
+)
 
 
 @dataclass(frozen=True)
@@ -137,17 +141,20 @@ def probe(base_url: str, wire_name: str, model: str, key: str, timeout_s: float 
                               timeout=timeout)  # fmt: skip
     except httpx.TimeoutException:
         return refused(wire_name, model, f"The gateway did not answer within {timeout_s:g} s. Try again.")
-    except httpx.TransportError:
+    except httpx.RequestError:
         return refused(wire_name, model, f"Could not reach the gateway at {base_url}.")
-    return read(wire_name, model, response)
+    return read(wire_name, model, response, base_url)
 
 
-def read(wire_name: str, model: str, response: httpx.Response) -> Outcome:
+def read(wire_name: str, model: str, response: httpx.Response, base_url: str) -> Outcome:
     """The outcome of a finished call: the reply, its tokens and charge, or the refusal."""
     body = _json(response)
     if response.status_code >= 400:
         message = REFUSALS.get(response.status_code, FAILED)
         return refused(wire_name, model, message, response.status_code, _error_message(body))
+    if response.status_code != 200 or not body:
+        # A redirect or an HTML page: the public base URL leads somewhere that is not the data plane.
+        return refused(wire_name, model, NOT_AN_API.format(base_url=base_url), response.status_code)
     wire = WIRES[wire_name]
     usage = body.get("usage") or {}
     request_id = response.headers.get("request-id", "")

@@ -16,6 +16,9 @@ from collections.abc import Iterator
 
 import pytest
 import yaml
+from starlette.applications import Starlette
+from starlette.responses import HTMLResponse
+from starlette.routing import Route
 
 from console import create_app
 from console.agent_setups import SETUPS
@@ -289,6 +292,21 @@ def test_an_unreachable_gateway_says_where_it_looked(app, customer: User, settin
     web.login_as(customer)
     response = web.post("/docs/test-key", {"tool": "curl", "model": "m", "key": "sk-tg-x"}, htmx=True)
     assert "Could not reach the gateway at http://127.0.0.1:9." in text(response)
+
+
+def test_a_base_url_that_is_not_the_gateway_says_so(app, customer: User, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    # A web server that answers every path with a page, as a site in front of the gateway might.
+    website = Starlette(
+        routes=[Route("/{path:path}", lambda _: HTMLResponse("<h1>Welcome</h1>"), methods=["POST"])]
+    )
+    with ServerThread(website, log_level="critical") as site:
+        app.config["TOLLGATE"] = dataclasses.replace(settings, public_base_url=site.url)
+        web = Console(app.test_client())
+        web.login_as(customer)
+        response = web.post("/docs/test-key", {"tool": "curl", "model": "m", "key": "sk-tg-x"}, htmx=True)
+    body = text(response)
+    assert f"{site.url} did not answer as the gateway&#39;s API does." in body
+    assert "TOLLGATE_PUBLIC_BASE_URL" in body and "The key works." not in body
 
 
 @pytest.mark.parametrize(
