@@ -161,12 +161,15 @@ def test_an_unknown_tool_shows_the_first_one(web: Console, catalogue: None) -> N
     assert "tool-claude-code-env" in snippets(text(web.get("/docs?tool=nonsense")))
 
 
-def test_a_tool_with_no_usable_model_says_so(web: Console, settings: Settings) -> None:
+def test_a_tool_with_no_usable_model_says_so(web: Console, settings: Settings, customer: User) -> None:
     add_provider("up", "http://127.0.0.1:9/v1", "k", settings.secret_key)
     add_model_route("acme/embed", "up", 1, 0, modality="embedding")
     body = text(web.get("/docs?tool=codex"))
     assert "No model you may use works with Codex CLI yet" in body
     assert 'model = "MODEL_ID"' in snippets(body)["tool-codex-profile"]
+    web.login_as(customer)
+    body = text(web.get("/docs?tool=codex"))  # nothing to test a key with: no form that would only 404
+    assert 'action="/docs/test-key"' not in body and "you can test a key with it here" in body
 
 
 def test_a_signed_in_customer_sees_their_key_prefix(web: Console, customer: User, catalogue: None) -> None:
