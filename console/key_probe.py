@@ -1,4 +1,5 @@
-"""A customer's one-token test call through the data plane: the reply, its tokens and its charge.
+"""A customer's test call through the data plane (one output token, 16 on the Responses API): the reply,
+its tokens and its charge.
 
 The key is pasted into the Docs page for this one call: it goes in the request's auth header and
 nowhere else (not the database, not a log, not the page sent back). The call goes to the public
