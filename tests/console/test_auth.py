@@ -11,7 +11,7 @@ from flask import Flask, url_for
 from console import create_app
 from shared.accounts import create_key, create_user
 from shared.catalog import add_model_route, add_provider
-from shared.models import ApiKey, CatalogModel, Group, KeyValue, Route, User
+from shared.models import ApiKey, CatalogModel, Group, KeyValue, PriceChange, Route, User
 from shared.passwords import verify_password
 from shared.settings import Settings
 from tests.cli.conftest import snapshot
@@ -175,6 +175,7 @@ PUBLIC_URLS = {
     "/logout",
     "/forgot",
     "/reset/no-such-token",
+    "/logo",  # the sign-in page shows the operator's logo too
 }
 
 
@@ -184,6 +185,7 @@ def path_ids(settings: Settings, customer: User, other_customer: User, operator:
     provider = add_provider("up", "http://127.0.0.1:9/v1", "sk-up", settings.secret_key)
     add_model_route("gpt-test", "up", 1_000_000_000, 2_000_000_000)
     key, _ = create_key(customer, name="alice-key")
+    held = PriceChange.create(model=CatalogModel.get(), prices={"input": 9}, source="test")  # approvable
     return {
         "user_id": other_customer.id,
         "group_id": Group.create(name="vip", multiplier_ppm=800_000).id,
@@ -193,6 +195,8 @@ def path_ids(settings: Settings, customer: User, other_customer: User, operator:
         "key_id": key.id,
         "token": "no-such-token",
         "slug": "gpt-test",
+        "change_id": held.id,
+        "decision": "approve",
     }
 
 

@@ -93,5 +93,5 @@ def test_deleting_a_route_asks_first_and_cancel_keeps_it(
     assert (
         asked == ["Delete the route of acme/chat through up? Without a route the model is unavailable."] * 2
     )
-    expect(page.locator("td.empty")).to_contain_text("No routes yet")
+    expect(page.locator("td.empty", has_text="No routes yet")).to_be_visible()
     assert Route.select().count() == 0
