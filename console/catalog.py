@@ -1,6 +1,7 @@
 """Models and prices: public (buyers compare before signing up), narrowed to a customer's group.
 
-The index filters by type, capability, provider, name and a price ceiling and sorts like the public
+The index shows one platform's catalogue (intl unless switched, as a key's platform decides what it
+sees), filters by type, capability, provider, name and a price ceiling and sorts like the public
 catalogue (`/api/v1/models`), as a plain GET form that htmx refreshes in place; each model has a
 page of its own with its prices, limits and the snippets to call it.
 """
@@ -21,6 +22,7 @@ from shared.catalog_admin import visible_models
 from shared.model_facts import DEFAULT_ORDER, ORDERS, SORTS, io_modalities, providers_by_model, split_values
 from shared.models import CatalogModel
 from shared.money import PPM, AmountError, ceil_div, parse_usd
+from shared.platforms import DEFAULT_PLATFORM, LABELS, PLATFORMS, offered_on
 
 bp = Blueprint("catalog", __name__, url_prefix="/models")
 SORT_LABELS = {"slug": "Name", "price": "Input price", "context": "Context length", "newest": "Newest"}
@@ -37,6 +39,7 @@ class Filters:
     max_price: str = ""
     sort: str = "slug"
     order: str = "asc"
+    platform: str = DEFAULT_PLATFORM
     ceiling: int | None = None  # nano-USD per 1M input tokens
     error: str = ""
 
@@ -52,6 +55,7 @@ class Filters:
             max_price=(args.get("max_price") or "").strip()[:32],
             sort=sort,
             order=order,
+            platform=args.get("platform") if args.get("platform") in PLATFORMS else DEFAULT_PLATFORM,
         )
         if filters.max_price:
             try:
@@ -72,7 +76,8 @@ def _choose(
     chosen = [
         m
         for m in models
-        if (not filters.provider or filters.provider in providers.get(m.id, []))
+        if filters.platform in offered_on(m.platforms)
+        and (not filters.provider or filters.provider in providers.get(m.id, []))
         and all(c in (m.capabilities or []) for c in filters.capabilities)
         and (filters.ceiling is None or _input_price(m, ppm) <= filters.ceiling)
     ]
@@ -108,6 +113,7 @@ def index():
         provider_names=every_provider,
         capability_names=CAPABILITIES,
         sort_labels=SORT_LABELS,
+        platform_labels=LABELS,
         ppm=ppm,
     )
 

@@ -25,6 +25,7 @@ from shared.accounts import MIN_PASSWORD_LENGTH
 from shared.catalog import CAPABILITIES, MODALITIES
 from shared.key_admin import MAX_RATE_LIMIT
 from shared.money import AmountError, parse_usd
+from shared.platforms import DEFAULT_PLATFORM, LABELS, PLATFORMS
 from shared.price_sheet import TOKEN_PRICE_FIELDS, MeterPriceError, parse_entry
 from shared.provider_kinds import KINDS
 
@@ -35,6 +36,7 @@ MAX_NANO = 2**62
 KIND_CHOICES = [SelectChoice(kind.name, kind.label) for kind in KINDS.values()]
 MODALITY_CHOICES = [SelectChoice(m, m) for m in MODALITIES]
 CAPABILITY_CHOICES = [SelectChoice(c, c.replace("_", " ")) for c in CAPABILITIES]
+PLATFORM_CHOICES = [SelectChoice(p, f"{LABELS[p]} ({p})") for p in PLATFORMS]
 RATE_LIMIT_RULES = [
     Optional(),
     NumberRange(min=1, max=MAX_RATE_LIMIT, message="A whole number from 1, or empty."),
@@ -146,6 +148,10 @@ class KeyForm(FlaskForm):
     spend_cap = StringField("Spend cap in USD (optional)", validators=[Usd(positive=True)])
     rpm_limit = IntegerField("Requests per minute (optional)", validators=RATE_LIMIT_RULES)
     tpm_limit = IntegerField("Tokens per minute (optional)", validators=RATE_LIMIT_RULES)
+    # Chosen at creation only: the edit form does not show it, and a key keeps its platform.
+    platform = SelectField(
+        "Platform (the models the key sees)", choices=PLATFORM_CHOICES, default=DEFAULT_PLATFORM
+    )
 
 
 class RenameForm(FlaskForm):
@@ -178,6 +184,10 @@ class PriceRowForm(FlaskForm):
     modality = SelectField("Modality", choices=MODALITY_CHOICES)
     meters = TextAreaField("Other meters (METER=USD per line)", validators=[Length(max=4000), MeterPrices()])
     capabilities = capabilities_field()
+    platforms = SelectMultipleField(
+        "Platforms", choices=PLATFORM_CHOICES, widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(), validators=[Optional()],
+    )  # fmt: skip
     enabled = BooleanField("Enabled")
 
 
@@ -228,3 +238,4 @@ class GroupForm(FlaskForm):
 
     def validate_multiplier(self, field: StringField) -> None:
         field.ppm = parse_multiplier(field.data)
+

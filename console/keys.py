@@ -1,4 +1,5 @@
-"""API keys: create (the secret is shown once), edit name/expiry/models/cap/rate limits, revoke."""
+"""API keys: create on a platform (the secret is shown once), edit name/expiry/models/cap/rate limits,
+revoke."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ from flask_login import login_required
 from console.access import me
 from console.forms import KeyForm, nano_of
 from console.htmx import is_partial, render_page
+from shared import notices
 from shared.accounts import create_key, owned_key, parse_model_list, revoke_key
 from shared.catalog_admin import visible_models
+from shared.db import write_transaction
 from shared.errors import InvalidInput, NotFound
 from shared.key_admin import update_key
 from shared.models import ApiKey, Group, User
+from shared.platforms import offered_on
 
 bp = Blueprint("keys", __name__, url_prefix="/keys")
 
@@ -37,14 +41,15 @@ def _keys_of(user: User) -> list[ApiKey]:
     )
 
 
-def _check_models(form: KeyForm, user: User) -> list[str] | None:
-    """The models typed in the form, if the user's group may call each of them."""
+def _check_models(form: KeyForm, user: User, platform: str) -> list[str] | None:
+    """The models typed in the form, if the user's group may call each of them on the key's platform."""
     models = parse_model_list(form.models.data)
     if models:
-        allowed = {m.slug for m in visible_models(Group.get_by_id(user.group_id))}
+        group = Group.get_by_id(user.group_id)
+        allowed = {m.slug for m in visible_models(group) if platform in offered_on(m.platforms)}
         unknown = [m for m in models if m not in allowed]
         if unknown:
-            form.models.errors = [f"Not a model you can use: {', '.join(unknown)}"]
+            form.models.errors = [f"Not a model you can use: {', '.join(unknown)} (on the {platform} platform)"]
             return None
     return models
 
@@ -75,19 +80,22 @@ def create():
     user, form = me(), KeyForm()
     created = None
     if form.validate_on_submit():
-        models = _check_models(form, user)
+        models = _check_models(form, user, form.platform.data)
         if not form.models.errors:
             try:
-                key, secret = create_key(
-                    user,
-                    name=form.name.data or "",
-                    models=models,
-                    spend_cap=nano_of(form.spend_cap),
-                    expires_at=_expiry(form.expires_on.data),
-                    prefix=current_app.config["TOLLGATE"].key_prefix,
-                    rpm_limit=form.rpm_limit.data,
-                    tpm_limit=form.tpm_limit.data,
-                )
+                with write_transaction():  # the key and its notice mail, together
+                    key, secret = create_key(
+                        user,
+                        name=form.name.data or "",
+                        models=models,
+                        spend_cap=nano_of(form.spend_cap),
+                        expires_at=_expiry(form.expires_on.data),
+                        prefix=current_app.config["TOLLGATE"].key_prefix,
+                        rpm_limit=form.rpm_limit.data,
+                        tpm_limit=form.tpm_limit.data,
+                        platform=form.platform.data,
+                    )
+                    notices.key_created(user.id, key.name, key.prefix)
             except InvalidInput as exc:
                 _apply_error(form, exc)
             else:
@@ -110,7 +118,7 @@ def edit(key_id: int):
         abort(404)
     form = KeyForm() if request.method == "POST" else _form_for(key)
     if form.validate_on_submit():
-        models = _check_models(form, me())
+        models = _check_models(form, me(), key.platform)
         if not form.models.errors:
             try:
                 update_key(

@@ -22,6 +22,7 @@ from shared.catalog_admin import (
 )
 from shared.errors import InvalidInput, NotFound
 from shared.models import CatalogModel, Provider
+from shared.platforms import offered_on
 from shared.price_sheet import format_entries, other_meters
 
 bp = Blueprint("prices", __name__, url_prefix="/operator/models")
@@ -77,6 +78,7 @@ def _row_form(model: CatalogModel) -> PriceRowForm:
     form.modality.data = model.modality
     form.meters.data = format_entries(other_meters(model.prices or {}))
     form.capabilities.data = list(model.capabilities or [])
+    form.platforms.data = sorted(offered_on(model.platforms))
     form.enabled.data = model.enabled
     return form
 
@@ -118,6 +120,8 @@ def update_row(model_id: int):
             # A post without the meters field (an older page) keeps the stored meter prices.
             meters=form.meters.prices if "meters" in request.form else None,
             capabilities=form.capabilities.data or [],
+            # The checkboxes send nothing when none is ticked; the marker tells that from an older page.
+            platforms=(form.platforms.data or []) if "platforms_listed" in request.form else None,
         )
         try:
             model = update_model(model, prices, bool(form.enabled.data), actor=current_user.email)

@@ -10,6 +10,7 @@ from shared import accounts, catalog
 from shared.config_version import bump_config_version
 from shared.key_admin import set_key_limits
 from shared.models import ApiKey, User, utcnow
+from shared.platforms import DEFAULT_PLATFORM, PLATFORMS, offered_on
 
 from .groups import limit_options, rate_limit
 from .runtime import emit, iso, json_option, opened_database, table, usd
@@ -32,6 +33,7 @@ def key_row(key: ApiKey, email: str) -> dict[str, Any]:
         "name": key.name,
         "prefix": key.prefix,
         "models": key.allowed_models,
+        "platform": key.platform,
         "state": key_state(key),
         "spent_usd": usd(key.spent),
         "spend_cap_usd": usd(key.spend_cap),
@@ -52,17 +54,32 @@ def key() -> None:
 @click.argument("email")
 @click.option("--name", default="", help="A label for the key.")
 @click.option("--models", help="Comma-separated model ids the key may call (default: all the group may).")
+@click.option(
+    "--platform",
+    type=click.Choice(PLATFORMS),
+    default=DEFAULT_PLATFORM,
+    show_default=True,
+    help="The regional catalogue the key sees and calls (fixed once created).",
+)
 @limit_options("for this key")
 @json_option
 def create(
-    email: str, name: str, models: str | None, rpm: str | None, tpm: str | None, as_json: bool
+    email: str,
+    name: str,
+    models: str | None,
+    platform: str,
+    rpm: str | None,
+    tpm: str | None,
+    as_json: bool,
 ) -> None:
     """Create an API key for a user and print its secret (shown this once)."""
     with opened_database() as settings:
         owner = accounts.get_user(email)
         allowed = accounts.parse_model_list(models)
         for slug in allowed or []:
-            catalog.get_model(slug)  # a typo would make a key that can call nothing
+            # A typo, or a model of another platform, would make a key that can call nothing.
+            if platform not in offered_on(catalog.get_model(slug).platforms):
+                raise click.ClickException(f"--models: {slug} is not offered on the {platform} platform")
         created, secret = accounts.create_key(
             owner,
             name=name,
@@ -70,6 +87,7 @@ def create(
             prefix=settings.key_prefix,
             rpm_limit=rate_limit("--rpm", rpm, None),
             tpm_limit=rate_limit("--tpm", tpm, None),
+            platform=platform,
         )
         bump_config_version()
         row = {"key": secret, **key_row(ApiKey.get_by_id(created.id), owner.email)}
@@ -118,5 +136,5 @@ def list_keys(email: str | None, as_json: bool) -> None:
         if email is not None:
             query = query.where(ApiKey.user == accounts.get_user(email).id)
         rows = [key_row(k, k.user.email) for k in query]
-    columns = ["id", "email", "name", "prefix", "state", "spent_usd"]
+    columns = ["id", "email", "name", "prefix", "platform", "state", "spent_usd"]
     emit(rows, as_json, lambda r: table(r, columns, "no keys"))

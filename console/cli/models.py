@@ -1,4 +1,5 @@
-"""`tollgate model ...`: add models with their prices (by meter) and routes, list and show the catalog."""
+"""`tollgate model ...`: add models with their prices (by meter) and routes, limit them to platforms,
+list and show the catalog."""
 
 from __future__ import annotations
 
@@ -9,7 +10,9 @@ import click
 from peewee import prefetch
 
 from shared import catalog
+from shared.catalog_admin import set_model_platforms
 from shared.models import CatalogModel, Provider, Route
+from shared.platforms import PLATFORMS, offered_on, parse_platforms
 from shared.price_sheet import MeterPriceError, meter_help, parse_entries, price_sheet
 
 from .runtime import amount, emit, json_option, opened_database, usd
@@ -44,6 +47,7 @@ def model_row(model: CatalogModel, routes: list[Route]) -> dict[str, Any]:
         "cached_input_price_usd": usd(model.cached_input_price),
         "prices": [p.as_json() for p in price_sheet(model.prices or {})],
         "capabilities": model.capabilities,
+        "platforms": [p for p in PLATFORMS if p in offered_on(model.platforms)],
         "enabled": model.enabled,
         "routes": [route_row(r) for r in ordered],
     }
@@ -54,6 +58,8 @@ def describe(row: dict[str, Any]) -> str:
     head = f"{row['id']}  {row['modality']}  {'enabled' if row['enabled'] else 'disabled'}"
     if row["capabilities"]:
         head += f"  capabilities: {', '.join(row['capabilities'])}"
+    if len(row["platforms"]) < len(PLATFORMS):
+        head += f"  platforms: {', '.join(row['platforms'])}"
     width = max((len(p["label"]) for p in row["prices"]), default=0)
     prices = [f"    {p['label'].ljust(width)}  {p['usd']} USD / {p['per']}" for p in row["prices"]]
     routes = [
@@ -170,6 +176,18 @@ def add(
             capabilities=capability_list(capabilities),
             actor="cli",
         )
+        row = load_models(model_id)[0]
+    emit(row, as_json, describe)
+
+
+@model.command("platforms")
+@click.argument("model_id")
+@click.argument("platforms")
+@json_option
+def platforms(model_id: str, platforms: str, as_json: bool) -> None:
+    """Offer a model only on PLATFORMS (comma-separated: intl, cn; or "all"); effective within seconds."""
+    with opened_database():
+        set_model_platforms(catalog.get_model(model_id), parse_platforms(platforms))
         row = load_models(model_id)[0]
     emit(row, as_json, describe)
 
