@@ -17,6 +17,7 @@ from console import (
     filters,
     groups,
     headers,
+    i18n,
     keys,
     overview,
     price_sync,
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     _configure(app, settings)
     login_manager.init_app(app)
     csrf.init_app(app)
+    i18n.register(app)
     filters.register(app)
     errors.register(app)
     headers.register(app)

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 from flask import Flask
 
+from console.i18n import current_language
 from shared.money import NANO_PER_USD, ceil_div
-from shared.money_text import DEFAULT_LOCALE, money_text
+from shared.money_text import money_text, style_of
 from shared.price_sheet import TOKEN_PRICE_FIELDS, meter_help, meter_uses, other_meters, price_sheet
 
 PPM = 1_000_000
@@ -18,14 +19,15 @@ MODALITY_LABELS = {
 }  # fmt: skip
 
 
-def usd(nano: int | None, sign: bool = False, exact: bool = False, locale: str = DEFAULT_LOCALE) -> str:
-    """An amount for people: "$1,019.94", "$0.000343", "-$2.00" (shared/money_text.py)."""
+def usd(nano: int | None, sign: bool = False, exact: bool = False, locale: str | None = None) -> str:
+    """An amount for people in the page's language: "$1,019.94", "$0.000343", "-$2.00"
+    (shared/money_text.py)."""
     if nano is None:
         return "—"
-    return money_text(int(nano), locale, exact, sign)
+    return money_text(int(nano), locale or current_language(), exact, sign)
 
 
-def price(nano: int | None, locale: str = DEFAULT_LOCALE) -> str:
+def price(nano: int | None, locale: str | None = None) -> str:
     """A unit price with every digit it has: "$0.075", "$1,250.00"."""
     return usd(nano, exact=True, locale=locale)
 
@@ -51,8 +53,8 @@ def when(value: dt.datetime | None) -> str:
 
 
 def number(value: int | None) -> str:
-    """An integer with thousands separators."""
-    return "—" if value is None else f"{int(value):,}"
+    """An integer with the page's language's thousands separators ("12,345"; "12.345" in Vietnamese)."""
+    return "—" if value is None else f"{int(value):,}".replace(",", style_of(current_language()).group)
 
 
 def multiplier(ppm: int) -> str:

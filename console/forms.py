@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -30,7 +32,7 @@ from shared.price_sheet import TOKEN_PRICE_FIELDS, MeterPriceError, parse_entry
 from shared.provider_kinds import KINDS
 
 PASSWORD_RULE = Length(
-    min=MIN_PASSWORD_LENGTH, max=512, message=f"At least {MIN_PASSWORD_LENGTH} characters."
+    min=MIN_PASSWORD_LENGTH, max=512, message=_l("At least %(num)s characters.", num=MIN_PASSWORD_LENGTH)
 )
 MAX_NANO = 2**62
 KIND_CHOICES = [SelectChoice(kind.name, kind.label) for kind in KINDS.values()]
@@ -39,7 +41,7 @@ CAPABILITY_CHOICES = [SelectChoice(c, c.replace("_", " ")) for c in CAPABILITIES
 PLATFORM_CHOICES = [SelectChoice(p, f"{LABELS[p]} ({p})") for p in PLATFORMS]
 RATE_LIMIT_RULES = [
     Optional(),
-    NumberRange(min=1, max=MAX_RATE_LIMIT, message="A whole number from 1, or empty."),
+    NumberRange(min=1, max=MAX_RATE_LIMIT, message=_l("A whole number from 1, or empty.")),
 ]
 
 
@@ -58,13 +60,13 @@ class Usd:
         try:
             nano = parse_usd(text)
         except AmountError as exc:
-            raise ValidationError("Enter an amount in USD, like 2.50 (at most 9 decimals).") from exc
+            raise ValidationError(_("Enter an amount in USD, like 2.50 (at most 9 decimals).")) from exc
         if abs(nano) >= MAX_NANO:
-            raise ValidationError("That amount is too large.")
+            raise ValidationError(_("That amount is too large."))
         if nano < 0 and not self.signed:
-            raise ValidationError("Must not be negative.")
+            raise ValidationError(_("Must not be negative."))
         if self.positive and nano <= 0:
-            raise ValidationError("Must be more than zero.")
+            raise ValidationError(_("Must be more than zero."))
         field.nano = nano
 
 
@@ -82,20 +84,24 @@ class MeterPrices:
             try:
                 meter, nano = parse_entry(line)
             except MeterPriceError as exc:
-                raise ValidationError(f"Line {number}: {exc}.") from exc
+                raise ValidationError(_("Line %(number)s: %(error)s.", number=number, error=exc)) from exc
             if meter in TOKEN_PRICE_FIELDS:
-                raise ValidationError(f"Line {number}: {meter} has a field of its own.")
+                raise ValidationError(
+                    _l("Line %(number)s: %(meter)s has a field of its own.", number=number, meter=meter)
+                )
             if meter in field.prices:
-                raise ValidationError(f"Line {number}: {meter} is priced twice.")
+                raise ValidationError(
+                    _l("Line %(number)s: %(meter)s is priced twice.", number=number, meter=meter)
+                )
             if nano >= MAX_NANO:
-                raise ValidationError(f"Line {number}: that amount is too large.")
+                raise ValidationError(_("Line %(number)s: that amount is too large.", number=number))
             field.prices[meter] = nano
 
 
 def capabilities_field() -> SelectMultipleField:
     """Capability checkboxes (none ticked: the model states none)."""
     return SelectMultipleField(
-        "Capabilities", choices=CAPABILITY_CHOICES, widget=ListWidget(prefix_label=False),
+        _l("Capabilities"), choices=CAPABILITY_CHOICES, widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(), validators=[Optional()],
     )  # fmt: skip
 
@@ -106,113 +112,123 @@ def nano_of(field: StringField) -> int | None:
 
 
 class SignupForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), PASSWORD_RULE])
-    confirm = PasswordField("Repeat password", validators=[EqualTo("password", "Passwords do not match.")])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), PASSWORD_RULE])
+    confirm = PasswordField(
+        _l("Repeat password"), validators=[EqualTo("password", _l("Passwords do not match."))]
+    )
 
 
 class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), Length(max=512)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=512)])
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField("Current password", validators=[DataRequired()])
-    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_RULE])
+    current = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_RULE])
     confirm = PasswordField(
-        "Repeat new password", validators=[EqualTo("password", "Passwords do not match.")]
+        _l("Repeat new password"), validators=[EqualTo("password", _l("Passwords do not match."))]
     )
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField("Email", validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField("New password", validators=[DataRequired(), PASSWORD_RULE])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_RULE])
     confirm = PasswordField(
-        "Repeat new password", validators=[EqualTo("password", "Passwords do not match.")]
+        _l("Repeat new password"), validators=[EqualTo("password", _l("Passwords do not match."))]
     )
 
 
 class SetupForm(FlaskForm):
-    token = StringField("Setup token (printed in the console's log)", validators=[DataRequired()])
-    email = EmailField("Operator email", validators=[DataRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[DataRequired(), PASSWORD_RULE])
+    token = StringField(_l("Setup token (printed in the console's log)"), validators=[DataRequired()])
+    email = EmailField(_l("Operator email"), validators=[DataRequired(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), PASSWORD_RULE])
 
 
 class KeyForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=100)])
-    expires_on = DateField("Expires on (UTC, optional)", validators=[Optional()])
-    models = StringField("Allowed models (comma-separated; empty: all)", validators=[Length(max=4000)])
-    spend_cap = StringField("Spend cap in USD (optional)", validators=[Usd(positive=True)])
-    rpm_limit = IntegerField("Requests per minute (optional)", validators=RATE_LIMIT_RULES)
-    tpm_limit = IntegerField("Tokens per minute (optional)", validators=RATE_LIMIT_RULES)
+    name = StringField(_l("Name"), validators=[Length(max=100)])
+    expires_on = DateField(_l("Expires on (UTC, optional)"), validators=[Optional()])
+    models = StringField(_l("Allowed models (comma-separated; empty: all)"), validators=[Length(max=4000)])
+    spend_cap = StringField(_l("Spend cap in USD (optional)"), validators=[Usd(positive=True)])
+    rpm_limit = IntegerField(_l("Requests per minute (optional)"), validators=RATE_LIMIT_RULES)
+    tpm_limit = IntegerField(_l("Tokens per minute (optional)"), validators=RATE_LIMIT_RULES)
     # Chosen at creation only: the edit form does not show it, and a key keeps its platform.
     platform = SelectField(
-        "Platform (the models the key sees)", choices=PLATFORM_CHOICES, default=DEFAULT_PLATFORM
+        _l("Platform (the models the key sees)"), choices=PLATFORM_CHOICES, default=DEFAULT_PLATFORM
     )
 
 
 class RenameForm(FlaskForm):
-    name = StringField("Name", validators=[Length(max=100)])
+    name = StringField(_l("Name"), validators=[Length(max=100)])
 
 
 class AdjustForm(FlaskForm):
-    amount = StringField("Amount in USD (negative to debit)", validators=[DataRequired(), Usd(signed=True)])
-    reason = StringField("Reason (shown in the ledger)", validators=[DataRequired(), Length(max=500)])
+    amount = StringField(
+        _l("Amount in USD (negative to debit)"), validators=[DataRequired(), Usd(signed=True)]
+    )
+    reason = StringField(_l("Reason (shown in the ledger)"), validators=[DataRequired(), Length(max=500)])
 
 
 class UserGroupForm(FlaskForm):
-    group = SelectField("Group", coerce=int)
+    group = SelectField(_l("Group"), coerce=int)
 
 
 class ProviderForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=64)])
-    kind = SelectField("API", choices=KIND_CHOICES)
-    base_url = StringField("Base URL", validators=[DataRequired(), Length(max=500)])
-    api_key = PasswordField("Upstream API key", validators=[Length(max=2000)])
-    timeout_s = DecimalField("Timeout (s)", default=Decimal(60), validators=[NumberRange(min=1, max=3600)])
-    enabled = BooleanField("Enabled", default=True)
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    kind = SelectField(_l("API"), choices=KIND_CHOICES)
+    base_url = StringField(_l("Base URL"), validators=[DataRequired(), Length(max=500)])
+    api_key = PasswordField(_l("Upstream API key"), validators=[Length(max=2000)])
+    timeout_s = DecimalField(
+        _l("Timeout (s)"), default=Decimal(60), validators=[NumberRange(min=1, max=3600)]
+    )
+    enabled = BooleanField(_l("Enabled"), default=True)
 
 
 class PriceRowForm(FlaskForm):
-    input_price = StringField("Input $/1M", validators=[DataRequired(), Usd()])
-    output_price = StringField("Output $/1M", validators=[DataRequired(), Usd()])
-    cached_input_price = StringField("Cached input $/1M", validators=[Usd()])
-    context_length = IntegerField("Context", validators=[Optional(), NumberRange(min=1, max=100_000_000)])
-    modality = SelectField("Modality", choices=MODALITY_CHOICES)
-    meters = TextAreaField("Other meters (METER=USD per line)", validators=[Length(max=4000), MeterPrices()])
+    input_price = StringField(_l("Input $/1M"), validators=[DataRequired(), Usd()])
+    output_price = StringField(_l("Output $/1M"), validators=[DataRequired(), Usd()])
+    cached_input_price = StringField(_l("Cached input $/1M"), validators=[Usd()])
+    context_length = IntegerField(_l("Context"), validators=[Optional(), NumberRange(min=1, max=100_000_000)])
+    modality = SelectField(_l("Modality"), choices=MODALITY_CHOICES)
+    meters = TextAreaField(
+        _l("Other meters (METER=USD per line)"), validators=[Length(max=4000), MeterPrices()]
+    )
     capabilities = capabilities_field()
     platforms = SelectMultipleField(
-        "Platforms", choices=PLATFORM_CHOICES, widget=ListWidget(prefix_label=False),
+        _l("Platforms"), choices=PLATFORM_CHOICES, widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(), validators=[Optional()],
     )  # fmt: skip
-    enabled = BooleanField("Enabled")
+    enabled = BooleanField(_l("Enabled"))
 
 
 class ModelRouteForm(FlaskForm):
-    slug = StringField("Model id", validators=[DataRequired(), Length(max=200)])
-    provider = SelectField("Provider", coerce=int)
-    upstream_model = StringField("Upstream model (empty: same id)", validators=[Length(max=200)])
-    modality = SelectField("Modality", choices=MODALITY_CHOICES)
+    slug = StringField(_l("Model id"), validators=[DataRequired(), Length(max=200)])
+    provider = SelectField(_l("Provider"), coerce=int)
+    upstream_model = StringField(_l("Upstream model (empty: same id)"), validators=[Length(max=200)])
+    modality = SelectField(_l("Modality"), choices=MODALITY_CHOICES)
     context_length = IntegerField(
-        "Context length", validators=[Optional(), NumberRange(min=1, max=100_000_000)]
+        _l("Context length"), validators=[Optional(), NumberRange(min=1, max=100_000_000)]
     )
-    input_price = StringField("Sale input $/1M", validators=[DataRequired(), Usd()])
-    output_price = StringField("Sale output $/1M", validators=[DataRequired(), Usd()])
-    input_cost = StringField("Cost input $/1M (empty: same)", validators=[Usd()])
-    output_cost = StringField("Cost output $/1M (empty: same)", validators=[Usd()])
+    input_price = StringField(_l("Sale input $/1M"), validators=[DataRequired(), Usd()])
+    output_price = StringField(_l("Sale output $/1M"), validators=[DataRequired(), Usd()])
+    input_cost = StringField(_l("Cost input $/1M (empty: same)"), validators=[Usd()])
+    output_cost = StringField(_l("Cost output $/1M (empty: same)"), validators=[Usd()])
     meters = TextAreaField(
-        "Sale price of other meters (METER=USD per line)", validators=[Length(max=4000), MeterPrices()]
+        _l("Sale price of other meters (METER=USD per line)"), validators=[Length(max=4000), MeterPrices()]
     )
     cost_meters = TextAreaField(
-        "Cost of other meters (METER=USD per line; unlisted: same as sale)",
+        _l("Cost of other meters (METER=USD per line; unlisted: same as sale)"),
         validators=[Length(max=4000), MeterPrices()],
     )
     capabilities = capabilities_field()
-    priority = IntegerField("Priority", default=0, validators=[Optional(), NumberRange(min=-1000, max=1000)])
-    weight = IntegerField("Weight", default=1, validators=[Optional(), NumberRange(min=1, max=1000)])
+    priority = IntegerField(
+        _l("Priority"), default=0, validators=[Optional(), NumberRange(min=-1000, max=1000)]
+    )
+    weight = IntegerField(_l("Weight"), default=1, validators=[Optional(), NumberRange(min=1, max=1000)])
 
 
 def parse_multiplier(text: str) -> int:
@@ -220,22 +236,21 @@ def parse_multiplier(text: str) -> int:
     try:
         value = Decimal((text or "").strip())
     except InvalidOperation as exc:
-        raise ValidationError("Enter a number such as 1 or 1.25.") from exc
+        raise ValidationError(_("Enter a number such as 1 or 1.25.")) from exc
     ppm = value * 1_000_000
     if not value.is_finite() or ppm != ppm.to_integral_value():
-        raise ValidationError("Use at most 6 decimals.")
+        raise ValidationError(_("Use at most 6 decimals."))
     return int(ppm)
 
 
 class GroupForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=64)])
-    multiplier = StringField("Price multiplier", default="1", validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    multiplier = StringField(_l("Price multiplier"), default="1", validators=[DataRequired()])
     allowed_models = TextAreaField(
-        "Allowed models (comma-separated; empty: all)", validators=[Length(max=8000)]
+        _l("Allowed models (comma-separated; empty: all)"), validators=[Length(max=8000)]
     )
-    rpm_limit = IntegerField("Requests per minute per user (optional)", validators=RATE_LIMIT_RULES)
-    tpm_limit = IntegerField("Tokens per minute per user (optional)", validators=RATE_LIMIT_RULES)
+    rpm_limit = IntegerField(_l("Requests per minute per user (optional)"), validators=RATE_LIMIT_RULES)
+    tpm_limit = IntegerField(_l("Tokens per minute per user (optional)"), validators=RATE_LIMIT_RULES)
 
     def validate_multiplier(self, field: StringField) -> None:
         field.ppm = parse_multiplier(field.data)
-

@@ -16,6 +16,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 from flask_login import login_required
 
 from console.access import me
@@ -49,7 +50,10 @@ def _check_models(form: KeyForm, user: User, platform: str) -> list[str] | None:
         allowed = {m.slug for m in visible_models(group) if platform in offered_on(m.platforms)}
         unknown = [m for m in models if m not in allowed]
         if unknown:
-            form.models.errors = [f"Not a model you can use: {', '.join(unknown)} (on the {platform} platform)"]
+            form.models.errors = [
+                _("Not a model you can use: %(models)s (on the %(platform)s platform)",
+                  models=", ".join(unknown), platform=platform)
+            ]  # fmt: skip
             return None
     return models
 
@@ -133,7 +137,7 @@ def edit(key_id: int):
             except InvalidInput as exc:
                 _apply_error(form, exc)
             else:
-                flash(f"Saved key {key.prefix}.", "success")
+                flash(_("Saved key %(prefix)s.", prefix=key.prefix), "success")
                 return redirect(url_for("keys.index"), code=303)
     return render_template("keys/edit.html", form=form, key=key)
 
@@ -148,7 +152,7 @@ def revoke(key_id: int):
         abort(404)
     if is_partial():
         return make_response(render_template("keys/_row.html", key=key))
-    flash(f"Revoked key {key.prefix}.", "success")
+    flash(_("Revoked key %(prefix)s.", prefix=key.prefix), "success")
     return redirect(url_for("keys.index"), code=303)
 
 

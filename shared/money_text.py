@@ -4,8 +4,8 @@
     money_text(343_000)                  → "$0.000343"     below a cent: three significant digits
     money_text(75_000_000, exact=True)   → "$0.075"        prices: every digit there is
 
-The `locale` picks the separators; only English is written so far, and any other locale falls
-back to it, so a translated console can pass its own locale and get more styles as they are added.
+The `locale` picks the separators and where the sign and currency go: English ("$1,019.94") and
+Vietnamese ("1.019,94 US$", as Vietnamese writes dollars); any other locale falls back to English.
 """
 
 from __future__ import annotations
@@ -28,7 +28,10 @@ class MoneyStyle:
     pattern: str  # where the sign and the number go
 
 
-STYLES = {"en": MoneyStyle(",", ".", "{sign}${number}")}
+STYLES = {
+    "en": MoneyStyle(",", ".", "{sign}${number}"),
+    "vi": MoneyStyle(".", ",", "{sign}{number} US$"),
+}
 DEFAULT_LOCALE = "en"
 
 

@@ -176,6 +176,7 @@ PUBLIC_URLS = {
     "/forgot",
     "/reset/no-such-token",
     "/logo",  # the sign-in page shows the operator's logo too
+    "/language",  # anyone may pick the console's language
 }
 
 
