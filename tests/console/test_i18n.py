@@ -24,7 +24,7 @@ VI_PO = TRANSLATIONS / "vi" / "LC_MESSAGES" / "messages.po"
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None}
 # The pages translated so far; each one added here is checked word by word.
 TRANSLATED = [
-    "_balance.html", "_macros.html", "errors/_alert.html", "errors/page.html",
+    "base.html", "_balance.html", "_macros.html", "errors/_alert.html", "errors/page.html",
     "dashboard/index.html", "keys/_created.html", "keys/_panel.html", "keys/_row.html", "keys/_table.html",
     "keys/edit.html", "keys/index.html", "usage/_filters.html", "usage/_rows.html", "usage/_table.html",
     "usage/index.html", "billing/_tabs.html", "billing/index.html", "billing/_ledger.html",
