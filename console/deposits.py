@@ -8,6 +8,7 @@ failure into a message on the page, never a 500. Customers only ever see their o
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, request
+from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
 from markupsafe import Markup
@@ -116,7 +117,7 @@ def check():
     if not form.validate_on_submit():
         return _customer_page(form)  # the field's own error, e.g. too long
     if address is None or not config.ready:
-        flash("Open the Deposit tab first, then paste the transaction id.", "error")
+        flash(_("Open the Deposit tab first, then paste the transaction id."), "error")
         return _customer_page(form)
     try:
         txid = claims.parse_txid(form.txid.data or "")
@@ -133,7 +134,9 @@ def check():
         flash(str(exc).capitalize() + ".", "error")
         return _customer_page(form)
     except NodeUnavailable:
-        flash("The TRON node could not be reached; your deposit will still be found automatically.", "error")
+        flash(
+            _("The TRON node could not be reached; your deposit will still be found automatically."), "error"
+        )
         return _customer_page(form)
     flash(result.message, "ok" if result.status in ("credited", "recorded", "already") else "info")
     return hx_redirect(_url("deposits.index"))

@@ -29,6 +29,7 @@ TRANSLATED = [
     "keys/edit.html", "keys/index.html", "usage/_filters.html", "usage/_rows.html", "usage/_table.html",
     "usage/index.html", "billing/_tabs.html", "billing/index.html", "billing/_ledger.html",
     "catalog/index.html", "catalog/_table.html", "catalog/detail.html", "_meters.html",
+    "deposits/index.html", "deposits/_table.html",
 ]  # fmt: skip
 VI = {"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.5"}
 
@@ -111,3 +112,10 @@ def test_the_switch_ignores_an_unknown_language_and_a_foreign_next(web: Console,
     assert "lang=" not in answer.headers.get("Set-Cookie", "")
     refused = web.client.post("/language", data={"language": "vi"})  # no CSRF token
     assert refused.status_code == 400
+
+
+def test_the_deposit_tab_in_vietnamese(web: Console, customer: User) -> None:
+    web.login_as(customer)
+    body = text(web.get("/billing/deposit", headers=VI))  # no TRON settings yet on this gateway
+    assert "Cổng này chưa hỗ trợ nạp tiền. Hãy hỏi quản trị viên." in body and "<h2>Nạp tiền</h2>" in body
+    assert "Deposits are not available" not in body
