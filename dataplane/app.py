@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dataplane import agent_docs, health_report, pipeline, status
+from dataplane import agent_docs, exposition, health_report, pipeline, status
 from dataplane.dialects.gemini import errors as family_errors
 from dataplane.endpoints import REGISTRY, images, messages, models, responses
 from dataplane.endpoints.base import ANTHROPIC, Endpoint
@@ -49,6 +49,9 @@ def _endpoint_route(path: str, endpoint: Endpoint) -> Route:
 def _routes() -> list[Route]:
     routes = [
         Route("/api/status", status.status, methods=["GET"]),
+        Route("/api/live", exposition.live, methods=["GET"]),
+        Route("/api/ready", exposition.ready, methods=["GET"]),
+        Route("/metrics", exposition.metrics, methods=["GET"]),
         Route("/v1/health/providers", health_report.providers_health, methods=["GET"]),
         Route("/api/v1/health/providers", health_report.providers_health, methods=["GET"]),
         Route("/llms.txt", agent_docs.get_llms_txt, methods=["GET"]),

@@ -44,6 +44,7 @@ from dataplane.errors import insufficient_quota, service_unavailable
 from dataplane.journal import Journal
 from dataplane.keyring import CachedKey, Keyring
 from dataplane.leases import Lease, LeaseBook
+from dataplane.metrics import Metrics
 from dataplane.ratelimit import Limiter, Ticket
 from dataplane.settlements import Settler
 from dataplane.snapshot import GroupInfo, KeyInfo, ModelInfo, RouteInfo
@@ -113,8 +114,13 @@ class Billing:
         settler: Settler,
         limiter: Limiter,
         journal: Journal,
+        metrics: Metrics,
     ) -> None:
         self.settings = settings
+        self.metrics = metrics
+        # Requests admitted and not yet finished, and what they hold (for /metrics).
+        self.in_flight = 0
+        self.in_flight_amount = 0
         self.leases = leases
         self.keyring = keyring
         self.settler = settler
@@ -159,6 +165,8 @@ class Billing:
             r.ticket = ticket
         r.record = self._record(r)
         self.journal.begin(caller.request_id, r.record)
+        self.in_flight += 1
+        self.in_flight_amount += r.amount
         return r
 
     async def _hold(
@@ -241,6 +249,8 @@ class Billing:
         The charge is the priced usage, even above the hold: the lease covers what it can and the
         settlement takes the rest from the balance as far as it covers it (a shortfall otherwise).
         """
+        self.in_flight -= 1
+        self.in_flight_amount -= r.amount
         priced = price_of(outcome.usage, r.model.prices, r.caller.group.multiplier_ppm)
         charge = priced
         room = self.keyring.room(r.caller.entry)
@@ -260,6 +270,7 @@ class Billing:
         self.journal.final(request_id, settlement)
 
         def committed() -> None:
+            self.metrics.settled(settlement)  # with its usage record: the two always agree
             self.journal.committed(request_id)
             if lease is not None:
                 self.leases.committed(lease, covered)

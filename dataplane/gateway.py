@@ -29,6 +29,7 @@ from dataplane.health import Health
 from dataplane.journal import Journal
 from dataplane.keyring import Keyring
 from dataplane.leases import LeaseBook
+from dataplane.metrics import Metrics, StateCollector
 from dataplane.ratelimit import Limiter
 from dataplane.settlements import Settler
 from dataplane.snapshot import Snapshot, load_snapshot
@@ -93,17 +94,28 @@ class Gateway:
         self.settler = Settler(self.run_db, settings.settle_flush_interval_s)
         self.limiter = Limiter(settings)
         self.journal = Journal(settings.journals, self.holder)
-        self.billing = Billing(settings, self.leases, self.keyring, self.settler, self.limiter, self.journal)
+        self.metrics = Metrics()
+        self.billing = Billing(
+            settings, self.leases, self.keyring, self.settler, self.limiter, self.journal, self.metrics
+        )
         self.health = Health(settings.provider_failure_threshold, settings.provider_cooldown_s)
         self.adapters = make_adapters(settings)
         self.rng = random.Random()
         self.snapshot = Snapshot(0, {}, ())
+        self.loaded = False  # the catalogue was read from the database once
         self.started_at = time.time()
         self.db_checked_at = 0.0
         self.db_reachable = False
         # When the worker last beat (naive UTC), as of the last config poll; for /api/status.
         self.worker_beat: dt.datetime | None = None
         self._tasks: list[asyncio.Task] = []
+        # Last: registering reads every gauge once, so all they read must exist.
+        self.metrics.registry.register(
+            StateCollector(
+                lambda: (self.billing.in_flight, self.billing.in_flight_amount),
+                self.leases, self.settler, self.health, self.limiter, self.readiness,
+            )
+        )  # fmt: skip
 
     async def send(self, request: httpx.Request) -> httpx.Response:
         """Send an upstream request; the response body is read (or streamed) by the caller.
@@ -121,6 +133,7 @@ class Gateway:
         """Recover the journals of dead data planes on this host, load caches, start the background tasks."""
         await self.recover_journals()
         self.snapshot = await self.run_db(_loaded, self.settings.secret_key)
+        self.loaded = True
         self.worker_beat = await self.run_db(last_heartbeat)
         self._db_ok()
         self.settler.start()
@@ -144,6 +157,19 @@ class Gateway:
         self.journal.close()
         await self.transport.aclose()
         await asyncio.to_thread(self.db_threads.close)
+
+    def database_reachable(self) -> bool:
+        """The database answered the last config poll, and that poll is recent."""
+        checked_ago = time.monotonic() - self.db_checked_at
+        return self.db_reachable and checked_ago <= max(5 * self.settings.config_poll_interval_s, 5.0)
+
+    def readiness(self) -> dict[str, bool]:
+        """Each check a load balancer's readiness probe needs to pass before sending traffic here."""
+        return {
+            "database": self.database_reachable(),
+            "settlements": self.settler.healthy(),
+            "catalogue": self.loaded,
+        }
 
     def _db_ok(self) -> None:
         self.db_reachable = True

@@ -15,7 +15,7 @@ O(1) and memory stays bounded whatever the traffic.
 from __future__ import annotations
 
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -97,6 +97,10 @@ class Health:
         self._routes: dict[int, Breaker] = {}
         self._providers: dict[int, Breaker] = {}
         self._stats: dict[tuple[str, int], Stats] = {}
+        # Totals since start, for /metrics: (provider, upstream model, error class) and cool-downs
+        # entered by (provider, upstream model), "*" for the whole provider.
+        self.errors: Counter[tuple[str, str, str]] = Counter()
+        self.cooldowns: Counter[tuple[str, str]] = Counter()
 
     def _breakers(self, route: RouteInfo) -> tuple[Breaker | None, Breaker | None]:
         return self._routes.get(route.id), self._providers.get(route.provider.id)
@@ -127,10 +131,13 @@ class Health:
         breaker = table.setdefault(key, Breaker())
         breaker.failures += 1
         if breaker.failures >= self.threshold:
-            breaker.cooling_until = self.clock() + self.cooldown_s
-        self._record(
-            route, None if kind == "stream" else latency_s, failed=True, error=error_class(kind, status)
-        )
+            now = self.clock()
+            if breaker.cooling_until <= now:
+                self.cooldowns[route.provider.name, "*" if provider_wide else route.upstream_model] += 1
+            breaker.cooling_until = now + self.cooldown_s
+        error = error_class(kind, status)
+        self.errors[route.provider.name, route.upstream_model, error] += 1
+        self._record(route, None if kind == "stream" else latency_s, failed=True, error=error)
 
     def first_token(self, route: RouteInfo, ttft_s: float) -> None:
         """When a stream's first token went out, counted from the request's start."""

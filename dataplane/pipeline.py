@@ -87,8 +87,12 @@ async def handle(endpoint: Endpoint, request: Request) -> Response | StreamRelay
     """Serve one request to `endpoint`, streaming or not."""
     gateway: Gateway = request.state.gateway
     request.scope["state"]["family"] = endpoint.family
-    caller = await authenticate(request, gateway)
-    raw, body = await endpoint.read(request, gateway.settings)
+    try:
+        caller = await authenticate(request, gateway)
+        raw, body = await endpoint.read(request, gateway.settings)
+    except GatewayError as exc:
+        gateway.metrics.refused(endpoint.name, exc.status)
+        raise
     try:
         return await _serve(gateway, endpoint, caller, raw, body, request)
     finally:
@@ -100,15 +104,20 @@ async def handle(endpoint: Endpoint, request: Request) -> Response | StreamRelay
 async def _serve(
     gateway: Gateway, endpoint: Endpoint, caller: Caller, raw: bytes, body: Any, request: Request
 ) -> Response | StreamRelay | ByteRelay:
-    call = endpoint.parse(raw, body, request.headers)
-    if not call.model:
-        call.model = endpoint.default_model(gateway.snapshot)
-    model = resolve_model(gateway, caller, call.model, endpoint.modality)
-    await endpoint.prepare(gateway, caller, call)
-    cap = gateway.billing.default_cap(model, call.requested_cap) if endpoint.bills_output else 0
-    r = await gateway.billing.reserve(
-        caller, model, call.prompt_bound, cap, call.n, endpoint.name, call.stream, call.counts
-    )
+    try:
+        call = endpoint.parse(raw, body, request.headers)
+        if not call.model:
+            call.model = endpoint.default_model(gateway.snapshot)
+        model = resolve_model(gateway, caller, call.model, endpoint.modality)
+        await endpoint.prepare(gateway, caller, call)
+        cap = gateway.billing.default_cap(model, call.requested_cap) if endpoint.bills_output else 0
+        r = await gateway.billing.reserve(
+            caller, model, call.prompt_bound, cap, call.n, endpoint.name, call.stream, call.counts
+        )
+    except GatewayError as exc:
+        # Refused before admission: no usage record, so counted apart from the settled requests.
+        gateway.metrics.refused(endpoint.name, exc.status)
+        raise
     ways = Ways(endpoint, call, r)
     expect = endpoint.expects(call)
     attempt = await _open(gateway, endpoint, ways, r, expect)

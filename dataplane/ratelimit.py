@@ -33,6 +33,7 @@ import asyncio
 import logging
 import math
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -379,6 +380,8 @@ class Limiter:
 
     def __init__(self, settings: Settings) -> None:
         self.min_reply_tokens = settings.min_reply_tokens
+        # Refusals since start by (scope, kind) of the limit that refused, for /metrics.
+        self.rejections: Counter[tuple[str, str]] = Counter()
         self.counters: LocalCounters | RedisCounters = (
             RedisCounters(settings.redis_url, settings.redis_prefix)
             if settings.redis_url
@@ -400,6 +403,8 @@ class Limiter:
         if decision is None:
             return None
         if decision.blocker is not None:
+            blocker = buckets[decision.blocker]
+            self.rejections[blocker.scope, blocker.kind] += 1
             raise refusal(buckets, decision)
         return Ticket(buckets, decision.used, decision.taken)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -23,9 +24,12 @@ log = logging.getLogger("tollgate.dataplane.settlements")
 
 MAX_BATCH = 500
 MAX_BACKOFF_S = 5.0
+# A queued settlement older than this means the writer is stuck (the database is away): not ready.
+STUCK_AFTER_S = 30.0
 
 RunDB = Callable[..., Awaitable]
-Item = tuple[billing.Settlement, Callable[[], None]]
+# A settlement, what to run once it is committed, and when it was queued (monotonic).
+Item = tuple[billing.Settlement, Callable[[], None], float]
 
 
 def _report_crash(task: asyncio.Task) -> None:
@@ -43,6 +47,7 @@ class Settler:
         self._flush_interval_s = flush_interval_s
         self._drain_timeout_s = drain_timeout_s
         self._items: list[Item] = []
+        self._batch: list[Item] = []  # the batch being written
         self._wake = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task | None = None
@@ -57,7 +62,7 @@ class Settler:
 
     def put(self, settlement: billing.Settlement, after: Callable[[], None]) -> None:
         """Queue a finished request; `after` runs on the loop once it is committed."""
-        self._items.append((settlement, after))
+        self._items.append((settlement, after, time.monotonic()))
         self._wake.set()
 
     @asynccontextmanager
@@ -70,6 +75,21 @@ class Settler:
     def queued(self) -> int:
         return len(self._items)
 
+    @property
+    def unwritten(self) -> int:
+        """Settlements queued or being written, not yet committed."""
+        return len(self._items) + len(self._batch)
+
+    def oldest_age_s(self) -> float:
+        """How long the oldest unwritten settlement has waited (0 when there is none)."""
+        oldest = self._batch or self._items
+        return time.monotonic() - oldest[0][2] if oldest else 0.0
+
+    def healthy(self) -> bool:
+        """The writer runs and nothing waited longer than STUCK_AFTER_S."""
+        running = self._task is not None and not self._task.done()
+        return running and self.oldest_age_s() < STUCK_AFTER_S
+
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
@@ -79,7 +99,11 @@ class Settler:
             while self._items:
                 batch, self._items = self._items[:MAX_BATCH], self._items[MAX_BATCH:]
                 async with self._writing:
-                    await self._commit(batch)
+                    self._batch = batch
+                    try:
+                        await self._commit(batch)
+                    finally:
+                        self._batch = []
             if self._closing:
                 return
 
@@ -87,7 +111,7 @@ class Settler:
         delay = 0.05
         while True:
             try:
-                await self._run_db(billing.settle, [s for s, _ in batch])
+                await self._run_db(billing.settle, [item[0] for item in batch])
                 break
             except (OperationalError, InterfaceError) as exc:
                 # The database is unreachable or busy: wait and try the same batch again.
@@ -108,7 +132,7 @@ class Settler:
                     await self._commit([item])
                 return
         self.written += len(batch)
-        for _, after in batch:
+        for _, after, _ in batch:
             after()
 
     async def close(self) -> None:
@@ -122,6 +146,6 @@ class Settler:
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self._drain_timeout_s)
         except TimeoutError:
-            unsettled = [s.request_id for s, _ in self._items]
+            unsettled = [item[0].request_id for item in self._items]
             log.critical("shutting down with %d unsettled request(s): %s", len(unsettled), unsettled)
             self._task.cancel()

@@ -30,9 +30,8 @@ async def status(request: Request) -> Response:
     503 when the database is unreachable, so a load balancer can take this process out.
     """
     gateway: Gateway = request.state.gateway
-    settings = gateway.settings
     checked_ago = time.monotonic() - gateway.db_checked_at
-    reachable = gateway.db_reachable and checked_ago <= max(5 * settings.config_poll_interval_s, 5.0)
+    reachable = gateway.database_reachable()
     providers = gateway.snapshot.providers
     cooling = gateway.health.cooling_providers()
     body = {

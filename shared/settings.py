@@ -144,6 +144,9 @@ class Settings:
     # Host header could point at a host an attacker chose.
     smtp_url: Secret | None = None
     mail_from: str = "tollgate@localhost"
+    # /metrics of the data plane: with a token, any client that sends it as a bearer; without,
+    # loopback clients only (dataplane/exposition.py).
+    metrics_token: Secret | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -189,6 +192,7 @@ class Settings:
             price_sync_interval_s=_env_float("TOLLGATE_PRICE_SYNC_INTERVAL_S", 3600.0),
             smtp_url=_env_smtp_url(),
             mail_from=_env("TOLLGATE_MAIL_FROM", "tollgate@localhost"),
+            metrics_token=Secret(token) if (token := _env("TOLLGATE_METRICS_TOKEN", "")) else None,
         )
 
 
