@@ -19,6 +19,7 @@ from console import (
     headers,
     i18n,
     keys,
+    notices,
     overview,
     price_sync,
     prices,
@@ -26,6 +27,7 @@ from console import (
     providers,
     recovery,
     revenue,
+    site,
     status,
     usage,
     users,
@@ -58,6 +60,8 @@ BLUEPRINTS = [
     deposits.bp,
     price_sync.bp,
     provider_import.bp,
+    site.bp,
+    notices.bp,
 ]
 
 

@@ -13,14 +13,15 @@ from flask_login import current_user, login_required, login_user, logout_user
 from console.access import Account, client_address, me
 from console.forms import LoginForm, PasswordForm, SetupForm, SignupForm
 from console.redirects import safe_next
+from console.site import options as site_options
 from shared import throttle
-from shared.accounts import create_user
 from shared.db import write_transaction
 from shared.errors import InvalidInput
 from shared.models import User, utcnow
 from shared.passwords import hash_password, verify_password
 from shared.sessions import end_other_sessions, end_session, open_session
 from shared.setup_token import create_first_operator, setup_open
+from shared.signups import CLOSED, INVITE_ONLY, SignupsClosed, invited, sign_up
 
 bp = Blueprint("auth", __name__)
 
@@ -76,22 +77,42 @@ def checked_user(email: str, password: str) -> User | None:
     return user
 
 
+def _signup_refusal(mode: str, invite: str, guest: User | None) -> str:
+    """Why this sign-up is refused ("" when it is not): closed, or by invitation and none valid."""
+    if guest is not None:  # an operator's invitation opens the site in every mode
+        return ""
+    if mode == "closed":
+        return CLOSED
+    if mode == "invite" or invite:
+        return INVITE_ONLY
+    return ""
+
+
 @bp.route("/signup", methods=["GET", "POST"])
 def signup():
-    """Create a customer account and sign it in."""
+    """Create a customer account and sign it in, as the site's sign-up mode allows."""
     if current_user.is_authenticated:
         return redirect(url_for("dashboard.index"))
+    options, invite = site_options(), request.args.get("invite", "")[:200]
+    guest = invited(invite) if invite else None
+    refusal = _signup_refusal(options.signups, invite, guest)
+    if refusal:
+        return render_template("auth/signup_closed.html", message=refusal), 403
     form = SignupForm()
+    if guest is not None:
+        form.email.data = guest.email  # the invitation names the account
     if form.validate_on_submit():
         try:
-            user = create_user(form.email.data, form.password.data)
+            user = sign_up(form.email.data, form.password.data, options, invite)
         except InvalidInput as exc:
             _field_error(form, exc)
+        except SignupsClosed as exc:
+            return render_template("auth/signup_closed.html", message=str(exc)), 403
         else:
             sign_in(user)
             flash("Welcome! Create an API key to start.", "success")
             return redirect(url_for("keys.index"), code=303)
-    return render_template("auth/signup.html", form=form)
+    return render_template("auth/signup.html", form=form, invite=invite, guest=guest)
 
 
 @bp.route("/login", methods=["GET", "POST"])

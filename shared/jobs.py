@@ -17,7 +17,7 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from shared import billing, journal, responses_store
+from shared import billing, journal, notices, outbox, responses_store, site
 from shared.db import db, init_db, is_postgres
 from shared.heartbeat import record_heartbeat
 from shared.models import Hold, User, utcnow
@@ -26,6 +26,7 @@ from shared.pricing import settings as price_settings
 from shared.pricing.sync import SyncResult, sync
 from shared.settings import Settings
 from shared.tron.jobs import scan_deposits
+from shared.vault import VaultError
 
 log = logging.getLogger("tollgate.worker")
 
@@ -146,6 +147,23 @@ def sync_prices(settings: Settings) -> SyncResult | None:
     return result
 
 
+def deliver_mail(settings: Settings) -> outbox.Delivery:
+    """Send the queued notices with the Settings page's SMTP server (else TOLLGATE_SMTP_URL)."""
+    with db.connection_context():
+        try:
+            mailer = site.mailer(site.load(), settings)
+        except VaultError as exc:
+            log.error("mail stays queued: %s", exc)
+            return outbox.Delivery()
+        return outbox.deliver(mailer)
+
+
+def warn_low_balances(settings: Settings) -> int:
+    """Queue a low-balance notice for each customer who fell below their threshold (once per dip)."""
+    with db.connection_context():
+        return notices.warn_low_balances()
+
+
 def heartbeat(settings: Settings) -> dt.datetime:
     """Record that the worker is alive (naive UTC, ISO 8601) for /api/status and the console."""
     with db.connection_context():
@@ -160,6 +178,8 @@ JOBS: tuple[JobSpec, ...] = (
     JobSpec("scan_tron_deposits", scan_deposits, every=lambda s: s.tron_scan_interval_s),
     JobSpec("purge_stored_responses", purge_stored_responses, every=600),
     JobSpec("sync_prices", sync_prices, every=lambda s: s.price_sync_interval_s),
+    JobSpec("warn_low_balances", warn_low_balances, every=60),
+    JobSpec("deliver_mail", deliver_mail, every=10),
 )
 
 

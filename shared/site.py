@@ -12,6 +12,8 @@ import base64
 import hashlib
 import io
 import json
+import threading
+import time
 from dataclasses import dataclass, fields, replace
 from email.utils import formataddr, parseaddr
 
@@ -36,11 +38,16 @@ MAX_LOGO_SIDE = 2048
 MAX_CREDIT = 1_000_000 * NANO_PER_USD  # a million USD: anything above is a typo
 MAX_NAME = 60
 MAX_ANNOUNCEMENT = 500
+CACHE_TTL_S = 5.0  # how late another process may see a change
 
 
 @dataclass(frozen=True)
 class SiteOptions:
-    """What the operator set (defaults where nothing was saved); `smtp_password` is decrypted."""
+    """What the operator set (defaults where nothing was saved).
+
+    The SMTP password stays encrypted here (`mailer` decrypts it), so that reading the options for
+    a page needs no secret key.
+    """
 
     product_name: str = "Tollgate"
     announcement: str = ""
@@ -52,7 +59,7 @@ class SiteOptions:
     smtp_host: str = ""  # "" keeps TOLLGATE_SMTP_URL
     smtp_port: int = 587
     smtp_user: str = ""
-    smtp_password: Secret = Secret("")
+    smtp_password: str = ""  # encrypted
     smtp_from: str = ""
     smtp_tls: str = "starttls"  # starttls (upgrade when offered) | tls (from the first byte) | none
 
@@ -70,18 +77,59 @@ class Logo:
     version: str
 
 
-def load(secret_key: Secret) -> SiteOptions:
+def load() -> SiteOptions:
     """The options, in one query."""
     values: dict[str, object] = {}
     for row in KeyValue.select().where(KeyValue.key.startswith(PREFIX)):
         name = row.key[len(PREFIX) :]
-        if name == "smtp_password":
-            values[name] = Secret(vault.decrypt(row.value, secret_key))
-        elif name in INT_FIELDS:
+        if name in INT_FIELDS:
             values[name] = int(row.value)
         elif name in EDITABLE or name == "logo_version":
             values[name] = row.value
     return replace(SiteOptions(), **values)
+
+
+class Changes:
+    """How many times this process changed the options: a cache here reloads when it moves."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def bump(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        return self._count
+
+
+CHANGES = Changes()
+
+
+class OptionsCache:
+    """The options as this process last read them, kept for `ttl_s` seconds.
+
+    Pages show the options on every request; reading them once per request would be one more
+    query on every page. A change made in this process is seen at once (CHANGES), one made by
+    another process within `ttl_s`.
+    """
+
+    def __init__(self, ttl_s: float = CACHE_TTL_S) -> None:
+        self.ttl_s = ttl_s
+        self._lock = threading.Lock()
+        self._kept: tuple[int, float, SiteOptions] | None = None
+
+    def get(self) -> SiteOptions:
+        """The cached options, read again when stale (DatabaseError from `load` goes to the caller)."""
+        with self._lock:
+            kept, now, changes = self._kept, time.monotonic(), CHANGES.count
+            if kept is not None and kept[0] == changes and now - kept[1] < self.ttl_s:
+                return kept[2]
+            options = load()
+            self._kept = (changes, now, options)
+            return options
 
 
 def update(changes: dict[str, object], secret_key: Secret) -> SiteOptions:
@@ -91,7 +139,8 @@ def update(changes: dict[str, object], secret_key: Secret) -> SiteOptions:
         for name, value in clean.items():
             stored = vault.encrypt(value, secret_key) if name == "smtp_password" else value
             _put(PREFIX + name, stored)
-    return load(secret_key)
+    CHANGES.bump()
+    return load()
 
 
 def _put(key: str, value: str) -> None:
@@ -156,7 +205,8 @@ def _address(text: str) -> str:
 def mailer(options: SiteOptions, settings: Settings) -> Mailer | None:
     """Who sends mail: the page's SMTP server when one is set, else TOLLGATE_SMTP_URL (or None).
 
-    The sender shows the product name, so customers see whose mail it is.
+    The sender shows the product name, so customers see whose mail it is. Raises VaultError when
+    the stored password cannot be decrypted (the secret key changed).
     """
     env = mailer_from(settings)
     if options.smtp_host:
@@ -165,7 +215,7 @@ def mailer(options: SiteOptions, settings: Settings) -> Mailer | None:
             port=options.smtp_port,
             tls=options.smtp_tls == "tls",
             username=options.smtp_user,
-            password=options.smtp_password,
+            password=Secret(vault.decrypt(options.smtp_password, settings.secret_key)),
             sender=options.smtp_from or settings.mail_from,
             starttls=options.smtp_tls == "starttls",
         )
@@ -203,6 +253,7 @@ def set_logo(data: bytes) -> Logo:
     with write_transaction():
         _put(LOGO_KEY, stored)
         _put(PREFIX + "logo_version", logo.version)
+    CHANGES.bump()
     return logo
 
 
@@ -210,6 +261,7 @@ def clear_logo() -> None:
     """Remove the logo; pages show the product name alone."""
     with write_transaction():
         KeyValue.delete().where(KeyValue.key.in_([LOGO_KEY, PREFIX + "logo_version"])).execute()
+    CHANGES.bump()
 
 
 def logo() -> Logo | None:

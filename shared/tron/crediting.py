@@ -11,6 +11,7 @@ import logging
 
 from peewee import IntegrityError
 
+from shared import notices
 from shared.billing import post_entry
 from shared.db import write_transaction
 from shared.tron.config import TronConfig
@@ -87,3 +88,4 @@ def _credit(deposit: TronDeposit) -> None:
     ref = ledger_ref(deposit.network, deposit.txid, deposit.log_index)
     if not post_entry(deposit.user_id, deposit.credited_units, "deposit", ref=ref, reason=reason):
         raise LedgerRefTaken(ref)
+    notices.deposit_credited(deposit.user_id, deposit.credited_units)

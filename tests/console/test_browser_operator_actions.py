@@ -1,9 +1,11 @@
-"""In Chromium: a provider test shows its progress while it waits, and a route delete asks first."""
+"""In Chromium: a provider test shows its progress while it waits, a route delete asks first, and
+the Settings page renames the product and sends a test mail."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect
@@ -14,7 +16,10 @@ from shared.models import Route
 from shared.settings import Settings
 from tests.support.keyless import Keyless
 from tests.support.servers import ServerThread
+from tests.support.smtp_sink import SmtpSink
 from tests.support.upstream import FakeUpstream
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 
 PASSWORD = "operator password 1"
 
@@ -95,3 +100,29 @@ def test_deleting_a_route_asks_first_and_cancel_keeps_it(
     )
     expect(page.locator("td.empty", has_text="No routes yet")).to_be_visible()
     assert Route.select().count() == 0
+
+
+def test_settings_rename_the_product_and_the_test_mail_shows_its_answer(
+    operator_page: Page, live_console: str
+) -> None:
+    with SmtpSink() as sink:
+        page = operator_page
+        page.goto(live_console + "/operator/settings")
+        page.fill("input[name=product_name]", "Acme AI")
+        page.fill("textarea[name=announcement]", "New models every week")
+        page.locator("[data-testid=general] button").click()
+        expect(page.locator(".brand")).to_have_text("Acme AI")
+        expect(page.locator("[data-testid=announcement]")).to_have_text("New models every week")
+        expect(page).to_have_title("Settings · Acme AI")
+
+        page.fill("input[name=smtp_host]", "127.0.0.1")
+        page.fill("input[name=smtp_port]", str(sink.port))
+        page.select_option("select[name=smtp_tls]", "none")
+        page.locator("[data-testid=smtp] button").click()
+        page.fill("input[name=to]", "me@example.com")
+        page.locator("[data-testid=test-mail] button").click()
+        result = page.locator("[data-testid=test-mail-result]")
+        expect(result).to_contain_text("accepted the test mail to me@example.com")
+        assert sink.wait_for_mail()["Subject"] == "Acme AI: test mail"
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / "operator-settings.png"), full_page=True)

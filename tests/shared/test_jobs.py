@@ -17,6 +17,7 @@ from shared import accounts, billing, jobs
 from shared.heartbeat import HEARTBEAT_KEY, last_heartbeat
 from shared.models import Hold, KeyValue, LedgerEntry, User, utcnow
 from shared.settings import Settings
+from tests.support.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,8 +89,13 @@ def test_the_scheduler_runs_every_registered_job(settings: Settings) -> None:
         "scan_tron_deposits",
         "purge_stored_responses",
         "sync_prices",
+        "warn_low_balances",
+        "deliver_mail",
         "scan_deposits",
     }
+    # A queued notice leaves within seconds; a low balance is noticed within a minute.
+    assert scheduled["deliver_mail"].trigger.interval == dt.timedelta(seconds=10)
+    assert scheduled["warn_low_balances"].trigger.interval == dt.timedelta(seconds=60)
     assert scheduled["sync_prices"].trigger.interval == dt.timedelta(hours=1)
     # The held money of a dead data plane is back within a minute (journal recovery, or the lease ttl).
     assert scheduled["recover_journals"].trigger.interval == dt.timedelta(seconds=10)
@@ -109,23 +115,30 @@ def _wait_for(condition, seconds: float = 30.0) -> bool:  # type: ignore[no-unty
 def test_the_worker_process_releases_stale_holds_and_stops_on_sigterm(
     settings: Settings, database_url: str
 ) -> None:
-    user = _customer(10_000)
+    user = _customer(10_000)  # below the default low-balance threshold of $1
     stale = _stale_hold(user, 3_000)
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "TOLLGATE_SECRET_KEY": "worker-test-secret",
-        "TOLLGATE_VAR_DIR": str(settings.var_dir),
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "shared.jobs"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        assert _wait_for(lambda: last_heartbeat() is not None and Hold.get_by_id(stale).state == "expired")
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        _, log = worker.communicate(timeout=30)
+    with SmtpSink() as sink:
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "TOLLGATE_SECRET_KEY": "worker-test-secret",
+            "TOLLGATE_VAR_DIR": str(settings.var_dir),
+            "TOLLGATE_SMTP_URL": sink.url,
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "shared.jobs"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            assert _wait_for(
+                lambda: last_heartbeat() is not None and Hold.get_by_id(stale).state == "expired"
+            )
+            # warn_low_balances queues the notice, deliver_mail sends it
+            warning = sink.wait_for_mail(timeout_s=30)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            _, log = worker.communicate(timeout=30)
     assert worker.returncode == 0, log
+    assert warning["To"] == "buyer@example.com" and "balance is low" in warning["Subject"]
     assert User.get_by_id(user.id).balance == 10_000
     assert "worker stopped" in log
 

@@ -6,6 +6,7 @@ import pytest
 
 from shared.db import write_transaction
 from shared.models import LedgerEntry, User
+from shared.outbox import OutgoingMail
 from shared.settings import Settings
 from shared.tron import config
 from shared.tron.claims import mark_hot
@@ -47,6 +48,8 @@ def test_normal_deposit_is_credited_once_with_rate_snapshot(
     assert "1" in entry.reason and "12.34 USDT" in entry.reason
     assert load_state("mainnet").cursor == fake.solid
     assert "walletsolidity/gettransactioninfobyblocknum" in fake.paths()
+    notice = OutgoingMail.get()  # queued with the credit, for the worker to mail
+    assert notice.kind == "deposit_credited" and "$12.34" in notice.subject
 
 
 def test_below_minimum_is_recorded_not_credited_and_exact_minimum_is_credited(
@@ -316,6 +319,7 @@ def test_rescanning_the_same_blocks_is_harmless(
     ]
     assert asked.count(fake.solid) == 2  # the transfer's block really was read again
     assert TronDeposit.select().count() == 1 and LedgerEntry.select().count() == 1
+    assert OutgoingMail.select().count() == 1  # one notice per deposit, however often it is read
     assert alice.balance == 12_000_000_000
 
 
@@ -329,6 +333,7 @@ def test_deposit_row_and_ledger_entry_commit_or_roll_back_together(
         assert TronDeposit.select().count() == 1 and LedgerEntry.select().count() == 1
         raise RuntimeError("crash after both writes")
     assert TronDeposit.select().count() == 0 and LedgerEntry.select().count() == 0
+    assert OutgoingMail.select().count() == 0  # no mail for a credit that never happened
     assert User.get_by_id(alice.user.id).balance == 0
     LedgerEntry.create(user=alice.user.id, kind="deposit", amount=1, ref="tron:mainnet:" + "d" * 64 + ":0")
     with pytest.raises(Exception, match="tron:mainnet"):
