@@ -1,9 +1,12 @@
-"""`python -m bench` (`make bench`): one data-plane process under wrk, next to the bare upstream.
+"""`python -m bench` (`make bench`): the gateway beside a bare pass-through, in every setup, in one run.
 
-The run: install wrk if missing, start the fake upstream, seed a throw-away SQLite database,
-start one data-plane process, then for each mode (JSON, SSE stream) and concurrency measure the
-upstream directly and through the gateway; finally read the data plane's memory, wait for its
-settlements and audit the billing. One markdown table goes to stdout and bench/results/latest.md.
+The run: install wrk (and HAProxy) if missing, start the fast fake upstream, then for each setup
+(SQLite or PostgreSQL; 1, 2 or 4 data-plane processes sharing Redis behind HAProxy) create and
+seed a database, start the data planes and as many bare pass-throughs (Starlette on the same
+HTTP client), and for each mode (JSON, SSE stream) and concurrency measure the upstream directly,
+the pass-through and the gateway; then wait for the settlements, stop the setup and audit its
+billing. Last, the slow-upstream phase: thousands of concurrent long streams. One markdown report
+goes to stdout and bench/results/latest.md.
 """
 
 from __future__ import annotations
@@ -11,53 +14,48 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import secrets
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
+from bench import databases
 from bench.audit import audit, wait_for_settlement
-from bench.gateway import (
-    CHAT_PATH,
-    DATAPLANE_FACTORY,
-    Server,
-    check_answers,
-    start_dataplane,
-    start_upstream,
-    upstream_served,
-)
-from bench.processes import REPO_ROOT, BenchError, Children, cpu_seconds, memory_kb, stop
-from bench.report import HEADER, RULE, Cell, Report, mb
-from bench.seed import MODEL, UPSTREAM_KEY, Seeded, seed
+from bench.cluster import SETUPS, Cluster, Setup, start_cluster
+from bench.gateway import CHAT_PATH, DATAPLANE_FACTORY, Server, check_answers, start_upstream, upstream_served
+from bench.processes import REPO_ROOT, BenchError, Children, memory_kb
+from bench.report import HEADER, RULE, STREAM_HEADER, STREAM_RULE, Cell, Report, mb
+from bench.seed import MODEL
+from bench.streaming import Pace, run_streams
+from bench.targets import assess
 from bench.wrk import WrkError, WrkResult, ensure_wrk, run_wrk, wrk_version
-from shared.settings import Secret
 
 MODES = ("json", "stream")
-CONCURRENCY = (1, 16, 64)
 DIRECT_KEY = "sk-direct-bench"
+OPEN_FILES = 20_000
 
 
 @dataclass(frozen=True)
 class Plan:
-    """How long and where each run goes."""
+    """How long each run goes, which setups run and the slow-stream phase's pace."""
 
     warmup_s: float
     measure_s: float
-    concurrency: tuple[int, ...]
+    setups: tuple[Setup, ...]
     factory: str | None
-    upstream_cpus: set[int] | None
-    gateway_cpus: set[int] | None
+    pace: Pace
 
 
 @dataclass
 class Tally:
-    """What wrk saw of the gateway over every run, warm-ups included, for the billing audit."""
+    """What wrk saw of one setup's gateway over every run, warm-ups included, for the billing audit."""
 
     ok: int = 0
     cut_bound: int = 0
@@ -65,29 +63,38 @@ class Tally:
 
 
 def parse_args(argv: list[str] | None) -> Plan:
-    """The command line: durations, concurrency levels, how to start the data plane, CPU pinning."""
+    """The command line: durations, setups, stream counts, how to start the data plane."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1 s warm-up and 3 s per run (about a minute)")
+    parser.add_argument(
+        "--quick", action="store_true", help="1 s warm-up and 3 s per run; 1,000 streams only"
+    )
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of warm-up before each run")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds measured per run")
-    parser.add_argument("--concurrency", default="1,16,64", help="comma-separated connection counts")
+    parser.add_argument(
+        "--setups", default=",".join(SETUPS), help=f"comma-separated, of: {', '.join(SETUPS)} (empty: none)"
+    )
+    parser.add_argument("--streams", default=None, help="concurrent slow streams, comma-separated (0: skip)")
+    parser.add_argument(
+        "--tokens-per-chunk", type=int, default=5, help="tokens per SSE event of the slow upstream"
+    )
     parser.add_argument("--app", default=DATAPLANE_FACTORY, help="the uvicorn app factory to measure")
     parser.add_argument(
         "--via-cli", action="store_true", help="start `tollgate serve-api` instead of uvicorn"
     )
-    parser.add_argument(
-        "--pin", action="store_true", help="gateway on CPU 0; upstream and wrk on the last CPU"
-    )
     args = parser.parse_args(argv)
-    warmup, measure = (1.0, 3.0) if args.quick else (args.warmup, args.duration)
-    last_cpu = max(os.sched_getaffinity(0))
+    warmup, measure_s = (1.0, 3.0) if args.quick else (args.warmup, args.duration)
+    streams = args.streams if args.streams is not None else ("1000" if args.quick else "1000,2000")
+    unknown = [k for k in args.setups.split(",") if k and k not in SETUPS]
+    if unknown:
+        parser.error(f"unknown setup {unknown[0]!r}; choose from {', '.join(SETUPS)}")
     return Plan(
         warmup_s=warmup,
-        measure_s=measure,
-        concurrency=tuple(int(c) for c in args.concurrency.split(",") if c.strip()),
+        measure_s=measure_s,
+        setups=tuple(SETUPS[k] for k in args.setups.split(",") if k),
         factory=None if args.via_cli else args.app,
-        upstream_cpus={last_cpu} if args.pin else None,
-        gateway_cpus={0} if args.pin else None,
+        pace=Pace(
+            300, 50, 500, args.tokens_per_chunk, tuple(int(c) for c in streams.split(",") if int(c)), 2.0
+        ),
     )
 
 
@@ -102,98 +109,133 @@ def request_body(stream: bool) -> str:
     return orjson.dumps(body).decode()
 
 
-def describe_setup(plan: Plan, wrk: str, upstream: Server, gateway: Server) -> list[str]:
+def raise_open_files() -> int:
+    """Lift this process's (and so the children's) open-file limit for thousands of connections."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = OPEN_FILES if hard == resource.RLIM_INFINITY else min(OPEN_FILES, hard)
+    if soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return max(soft, wanted)
+
+
+def describe_run(plan: Plan, wrk: str, upstream: Server, factory: str | None, files: int) -> list[str]:
     """The facts a reader needs to compare two reports."""
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=False
     ).stdout.strip()
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    pinning = (
-        f"pinned: gateway CPU {sorted(plan.gateway_cpus)}, upstream and wrk CPU {sorted(plan.upstream_cpus)}"
-        if plan.gateway_cpus
-        else "no CPU pinning"
+    start = (
+        f"uvicorn --factory {factory} (uvloop, httptools, no access log)" if factory else "tollgate serve-api"
     )
     return [
         f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}, commit {commit or '?'}, {os.cpu_count()} CPUs, "
-        f"load average before the run {load}, Python {platform.python_version()}",
-        f"gateway: one process, `{gateway.command}`, SQLite (WAL), no Redis",
-        f"upstream: `{upstream.command}`; {pinning}",
+        f"load average before the run {load}, Python {platform.python_version()}, open-file limit {files:,}",
+        f"gateway: `{start}` per process; bare: bench/passthrough.py (Starlette + the gateway's httpx "
+        "client on the aiohttp transport; no auth, no billing) in as many processes behind the same balancer",
+        f"upstream: `{upstream.command}`; everything shares this machine's cores",
         f"load: {wrk_version(wrk)}, 1 thread, keep-alive, POST {CHAT_PATH} with model {MODEL}, "
         f"max_tokens 64; warm-up {plan.warmup_s:g} s, then {plan.measure_s:g} s measured per run",
-        "latency is to the last byte of the response (the whole stream in stream mode); "
-        "added = gateway − direct at the same concurrency",
+        "latency is to the last byte (the whole stream in stream mode); added = target − direct at the "
+        "same concurrency; CPU/req = CPU seconds of all the setup's data-plane (or pass-through) "
+        "processes over the measured run ÷ its requests",
     ]
 
 
 def measure(
-    wrk: str, plan: Plan, target: Server, key: str, mode: str, conns: int
+    wrk: str, plan: Plan, port: int, key: str, mode: str, conns: int, cpu: Callable[[], float] | None = None
 ) -> tuple[WrkResult, WrkResult, float]:
-    """Warm up, then measure one target; returns (warm-up, measured, the target's CPU share)."""
-    url = f"http://127.0.0.1:{target.port}{CHAT_PATH}"
+    """Warm up, then measure one target; returns (warm-up, measured, CPU seconds of the measured run)."""
+    url = f"http://127.0.0.1:{port}{CHAT_PATH}"
     body = request_body(mode == "stream")
-    wrk_cpus = plan.upstream_cpus
-    warm = run_wrk(wrk, url, conns, plan.warmup_s, body, key, wrk_cpus)
-    cpu_before, wall_before = cpu_seconds(target.proc.pid), time.monotonic()
-    result = run_wrk(wrk, url, conns, plan.measure_s, body, key, wrk_cpus)
-    share = (cpu_seconds(target.proc.pid) - cpu_before) / (time.monotonic() - wall_before)
-    return warm, result, share
+    warm = run_wrk(wrk, url, conns, plan.warmup_s, body, key)
+    before = cpu() if cpu else 0.0
+    result = run_wrk(wrk, url, conns, plan.measure_s, body, key)
+    return warm, result, (cpu() - before) if cpu else 0.0
 
 
-def run_matrix(
-    wrk: str, plan: Plan, upstream: Server, gateway: Server, key: str, tally: Tally, cells: list[Cell]
-) -> None:
-    """Every mode × concurrency, straight at the upstream and through the gateway, added to `cells`."""
+def measure_setup(
+    wrk: str, plan: Plan, cluster: Cluster, upstream: Server, direct: dict[tuple[str, int], WrkResult],
+    report: Report,
+) -> Tally:  # fmt: skip
+    """Every mode × concurrency of one running setup; rows go to `report`."""
+    bodies = {mode: request_body(mode == "stream").encode() for mode in MODES}
+    log = cluster.gateways[0].log
+    tally = Tally(ok=check_answers(cluster.gateway_port, bodies, cluster.seeded.api_key, log))
+    check_answers(cluster.bare_port, bodies, DIRECT_KEY, cluster.bares[0].log)
     for mode in MODES:
-        for conns in plan.concurrency:
-            _, direct, _ = measure(wrk, plan, upstream, DIRECT_KEY, mode, conns)
-            warm, through, cpu = measure(wrk, plan, gateway, key, mode, conns)
+        for conns in cluster.setup.connections:
+            if (mode, conns) not in direct:
+                direct[mode, conns] = measure(wrk, plan, upstream.port, DIRECT_KEY, mode, conns)[1]
+            _, bare, bare_cpu = measure(wrk, plan, cluster.bare_port, DIRECT_KEY, mode, conns,
+                                        lambda: cluster.cpu("bare"))  # fmt: skip
+            warm, through, cpu = measure(
+                wrk,
+                plan,
+                cluster.gateway_port,
+                cluster.seeded.api_key,
+                mode,
+                conns,
+                lambda: cluster.cpu("gateway"),
+            )
             tally.ok += warm.ok + through.ok
             tally.cut_bound += 2 * conns
             tally.warmup_errors += warm.errors
-            cell = Cell(mode, conns, direct, through, cpu)
-            cells.append(cell)
+            cell = Cell(cluster.setup.key, mode, conns, direct[mode, conns], bare, through, bare_cpu, cpu)
+            report.cells.append(cell)
             print(cell.row(), file=sys.stderr, flush=True)
+    return tally
+
+
+def finish_setup(cluster: Cluster, upstream: Server, tally: Tally, report: Report) -> None:
+    """Stop the front, wait for the settlements, stop the data planes, audit the billing."""
+    seeded, key = cluster.seeded, cluster.setup.key
+    memory = [memory_kb(g.proc.pid) for g in cluster.gateways]
+    report.notes.append(
+        f"{key}: data-plane RSS after the load "
+        + ", ".join(f"{mb(m.get('VmRSS'))} (peak {mb(m.get('VmHWM'))})" for m in memory)
+    )
+    cluster.stop_front()
+
+    def relayed() -> int:
+        return upstream_served(upstream.port).get(seeded.upstream_key, 0)
+
+    wait_for_settlement(seeded.database_url, relayed)
+    calls = relayed()
+    codes = cluster.stop_gateways()
+    if tally.warmup_errors:
+        report.notes.append(f"{key}: the gateway's warm-up runs had {tally.warmup_errors} errors")
+    # uvicorn re-raises SIGTERM after a graceful shutdown, so -15 is a clean exit too.
+    unclean = [c for c in codes if c not in (0, -signal.SIGTERM)]
+    if unclean:
+        report.notes.append(f"{key}: data planes did not stop cleanly on SIGTERM (exit codes {unclean})")
+    report.notes.append(f"{key}: " + audit(seeded, tally.ok, tally.cut_bound, calls).line())
 
 
 def run(plan: Plan, workdir: Path, children: Children, report: Report) -> None:
     """The whole benchmark; fills `report`."""
+    files = raise_open_files()
     wrk = ensure_wrk()
-    secret = secrets.token_urlsafe(32)
-    upstream = start_upstream(children, workdir, plan.upstream_cpus)
-    seeded = seed(workdir, upstream.port, Secret(secret))
-    gateway = start_dataplane(children, workdir, seeded.database_url, secret, plan.factory, plan.gateway_cpus)
-    time.sleep(1.0)
-    idle = memory_kb(gateway.proc.pid)
-    report.facts += describe_setup(plan, wrk, upstream, gateway)
-    bodies = {mode: request_body(mode == "stream").encode() for mode in MODES}
-    tally = Tally(ok=check_answers(gateway, bodies, seeded.api_key))
+    upstream = start_upstream(children, workdir, None)
+    report.facts += describe_run(plan, wrk, upstream, plan.factory, files)
+    report.facts += [f"setup {s.key}: {s.label}" for s in plan.setups]
+    direct: dict[tuple[str, int], WrkResult] = {}
     print(f"{HEADER}\n{RULE}", file=sys.stderr, flush=True)
-    run_matrix(wrk, plan, upstream, gateway, seeded.api_key, tally, report.cells)
-    loaded = memory_kb(gateway.proc.pid)
+    for setup in plan.setups:
+        directory = workdir / setup.key
+        directory.mkdir()
+        url = databases.create(setup.database, directory)
+        try:
+            cluster = start_cluster(children, directory, setup, url, upstream.port, plan.factory)
+            tally = measure_setup(wrk, plan, cluster, upstream, direct, report)
+            finish_setup(cluster, upstream, tally, report)
+        finally:
+            databases.drop(url)
+    if plan.pace.counts:
+        print(f"{STREAM_HEADER}\n{STREAM_RULE}", file=sys.stderr, flush=True)
+        run_streams(children, workdir, plan.pace, plan.factory, report)
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    report.notes.append(f"load average after the load {load} (other processes on this machine count too)")
-    report.notes.append(
-        f"memory (data plane RSS): idle {mb(idle.get('VmRSS'))}, after load {mb(loaded.get('VmRSS'))}, "
-        f"peak {mb(loaded.get('VmHWM'))}"
-    )
-    finish(report, seeded, upstream, gateway, tally)
-
-
-def finish(report: Report, seeded: Seeded, upstream: Server, gateway: Server, tally: Tally) -> None:
-    """Wait for the settlements, stop the gateway gracefully, audit the billing."""
-
-    def relayed() -> int:
-        return upstream_served(upstream.port).get(UPSTREAM_KEY, 0)
-
-    wait_for_settlement(seeded.database_url, relayed)
-    calls = relayed()
-    code = stop(gateway.proc)
-    if tally.warmup_errors:
-        report.notes.append(f"the gateway's warm-up runs had {tally.warmup_errors} errors")
-    if code not in (0, -signal.SIGTERM):
-        # uvicorn re-raises SIGTERM after a graceful shutdown, so -15 is a clean exit too.
-        report.notes.append(f"the data plane did not stop cleanly on SIGTERM (exit code {code})")
-    report.notes.append(audit(seeded, tally.ok, tally.cut_bound, calls).line())
+    report.notes.append(f"load average at the end {load} (other processes on this machine count too)")
+    report.targets += assess(report.cells, report.streams)
     if not all(cell.valid for cell in report.cells):
         report.notes.append("rows marked INVALID had errors: they are not measurements")
 

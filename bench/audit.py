@@ -64,7 +64,7 @@ class Audit:
         """The one-line verdict the report prints."""
         extra = self.wrk_ok and self.records - self.wrk_ok
         text = (
-            f"billing: {self.wrk_ok} requests (wrk 2xx + checks), {self.upstream_calls} relayed upstream, "
+            f"billing: {self.wrk_ok} answered OK to the clients, {self.upstream_calls} relayed upstream, "
             f"{self.records} usage records ({self.ok_records} ok), {self.charges} charges, "
             f"balance exact: {'yes' if self.balance_exact else 'no'}"
         )

@@ -1,4 +1,4 @@
-"""Starting the two servers under test: the fake upstream and one data-plane process."""
+"""Starting the servers under test: the fake upstream, data-plane processes and bare pass-throughs."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from bench.processes import (
 )
 
 DATAPLANE_FACTORY = "dataplane.app:create_app"
+PASSTHROUGH_FACTORY = "bench.passthrough:create_app"
 CHAT_PATH = "/v1/chat/completions"
 
 
@@ -37,17 +38,23 @@ class Server:
     command: str
 
 
-def start_upstream(children: Children, workdir: Path, cpus: set[int] | None) -> Server:
-    """Start the fake upstream on a free port and wait until it answers."""
+def start_upstream(
+    children: Children,
+    workdir: Path,
+    cpus: set[int] | None,
+    pace: tuple[str, ...] = (),
+    name: str = "upstream",
+) -> Server:
+    """Start the fake upstream on a free port (paced by the `pace` arguments) and wait until it answers."""
     sock = listening_socket()
     port = sock.getsockname()[1]
-    argv = [sys.executable, "-m", "bench.upstream", "--fd", str(sock.fileno())]
-    log = workdir / "upstream.log"
+    argv = [sys.executable, "-m", "bench.upstream", "--fd", str(sock.fileno()), *pace]
+    log = workdir / f"{name}.log"
     proc = children.start(argv, dict(os.environ), log, pass_fds=[sock.fileno()])
     sock.close()
     pin(proc.pid, cpus)
     wait_for_http(proc, port, "/stats", log)
-    return Server(proc, port, log, "python -m bench.upstream (asyncio + httptools on uvloop)")
+    return Server(proc, port, log, " ".join(["python -m bench.upstream", *pace]))
 
 
 def dataplane_argv(port: int, factory: str | None) -> list[str]:
@@ -66,34 +73,52 @@ def dataplane_argv(port: int, factory: str | None) -> list[str]:
     ]
 
 
-def dataplane_env(database_url: str, secret_key: str, port: int, var_dir: Path) -> dict[str, str]:
-    """The environment of the data-plane process: our database, no Redis."""
+@dataclass(frozen=True)
+class Backing:
+    """What a data-plane process is started on: its database and, for several processes, Redis."""
+
+    database_url: str
+    secret_key: str
+    redis_url: str | None = None
+    redis_prefix: str = "tollgate:"
+
+
+def dataplane_env(backing: Backing, port: int, var_dir: Path) -> dict[str, str]:
+    """The environment of one data-plane process: our database, our Redis prefix or none."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TOLLGATE_") and k != "REDIS_URL"}
     env.update(
-        DATABASE_URL=database_url,
-        TOLLGATE_SECRET_KEY=secret_key,
+        DATABASE_URL=backing.database_url,
+        TOLLGATE_SECRET_KEY=backing.secret_key,
         TOLLGATE_API_HOST="127.0.0.1",
         TOLLGATE_API_PORT=str(port),
         TOLLGATE_VAR_DIR=str(var_dir),
     )
+    if backing.redis_url:
+        env.update(REDIS_URL=backing.redis_url, TOLLGATE_REDIS_PREFIX=backing.redis_prefix)
     return env
 
 
 def start_dataplane(
-    children: Children,
-    workdir: Path,
-    database_url: str,
-    secret_key: str,
-    factory: str | None,
-    cpus: set[int] | None,
+    children: Children, workdir: Path, backing: Backing, factory: str | None, cpus: set[int] | None, name: str
 ) -> Server:
-    """Start one data-plane process on a throw-away var/ dir and wait for `GET /api/status`."""
+    """Start one data-plane process on a var/ dir of its own and wait until it is ready."""
     port = free_port()
     argv = dataplane_argv(port, factory)
-    log = workdir / "dataplane.log"
-    proc = children.start(argv, dataplane_env(database_url, secret_key, port, workdir / "var"), log)
+    log = workdir / f"{name}.log"
+    proc = children.start(argv, dataplane_env(backing, port, workdir / f"var-{name}"), log)
     pin(proc.pid, cpus)
-    wait_for_http(proc, port, "/api/status", log, timeout_s=60)
+    wait_for_http(proc, port, "/api/ready", log, timeout_s=60)
+    return Server(proc, port, log, " ".join([Path(argv[0]).name, *argv[1:]]))
+
+
+def start_passthrough(children: Children, workdir: Path, upstream_port: int, name: str) -> Server:
+    """Start one bare pass-through process (bench/passthrough.py) and wait until it answers."""
+    port = free_port()
+    argv = dataplane_argv(port, PASSTHROUGH_FACTORY)
+    env = {**os.environ, "BENCH_UPSTREAM_URL": f"http://127.0.0.1:{upstream_port}"}
+    log = workdir / f"{name}.log"
+    proc = children.start(argv, env, log)
+    wait_for_http(proc, port, "/live", log, timeout_s=60)
     return Server(proc, port, log, " ".join([Path(argv[0]).name, *argv[1:]]))
 
 
@@ -109,17 +134,16 @@ def post_chat(port: int, body: bytes, key: str) -> tuple[int, bytes]:
         conn.close()
 
 
-def check_answers(server: Server, bodies: dict[str, bytes], key: str) -> int:
+def check_answers(port: int, bodies: dict[str, bytes], key: str, log: Path) -> int:
     """Send one request of each mode and raise BenchError unless it is a proper answer; returns how many."""
     for mode, body in bodies.items():
-        status, answer = post_chat(server.port, body, key)
+        status, answer = post_chat(port, body, key)
         ok = status == 200 and (
             answer.rstrip().endswith(b"data: [DONE]") if mode == "stream" else b'"choices"' in answer
         )
         if not ok:
             raise BenchError(
-                f"the gateway's {mode} answer is not a success ({status}): {answer[:500]!r}\n"
-                + log_tail(server.log)
+                f"the gateway's {mode} answer is not a success ({status}): {answer[:500]!r}\n" + log_tail(log)
             )
     return len(bodies)
 

@@ -7,7 +7,6 @@ large balance and one API key: exactly what an operator would set up with the co
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 from bench.upstream import COMPLETION_TOKENS, PROMPT_TOKENS
 from shared import accounts, billing, catalog
@@ -34,22 +33,32 @@ class Seeded:
     api_key: str
     start_balance: int
     charge_per_request: int
+    upstream_key: str
 
 
-def expected_charge() -> int:
+def expected_charge(completion_tokens: int = COMPLETION_TOKENS) -> int:
     """What one request costs at the seeded prices with the fake upstream's usage."""
-    usage = TokenUsage(prompt_tokens=PROMPT_TOKENS, completion_tokens=COMPLETION_TOKENS)
+    usage = TokenUsage(prompt_tokens=PROMPT_TOKENS, completion_tokens=completion_tokens)
     return price_of(usage, PRICES)
 
 
-def seed(directory: Path, upstream_port: int, secret_key: Secret) -> Seeded:
-    """Create, migrate and fill a SQLite database under `directory`; leaves it closed."""
-    url = f"sqlite:///{directory / 'bench.db'}"
+def seed(
+    url: str,
+    upstream_port: int,
+    secret_key: Secret,
+    upstream_key: str = UPSTREAM_KEY,
+    completion_tokens: int = COMPLETION_TOKENS,
+) -> Seeded:
+    """Migrate and fill the empty database at `url`; leaves it closed.
+
+    `upstream_key` is the provider key the gateway forwards, so the fake upstream counts this
+    setup's calls apart from every other's; `completion_tokens` is what each of its replies uses.
+    """
     init_db(url)
     try:
         upgrade()
         catalog.add_provider(
-            PROVIDER, f"http://127.0.0.1:{upstream_port}/v1", UPSTREAM_KEY, secret_key, kind="openai"
+            PROVIDER, f"http://127.0.0.1:{upstream_port}/v1", upstream_key, secret_key, kind="openai"
         )
         catalog.add_model_route(
             MODEL,
@@ -64,4 +73,4 @@ def seed(directory: Path, upstream_port: int, secret_key: Secret) -> Seeded:
         _, secret = accounts.create_key(user, name="bench")
     finally:
         db.close()
-    return Seeded(url, user.id, secret, START_BALANCE, expected_charge())
+    return Seeded(url, user.id, secret, START_BALANCE, expected_charge(completion_tokens), upstream_key)
