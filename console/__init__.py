@@ -33,7 +33,7 @@ from console import (
     users,
 )
 from console.extensions import csrf, login_manager
-from shared import throttle
+from shared import logs, throttle
 from shared.db import db, init_db
 from shared.settings import Settings
 from shared.setup_token import ensure_setup_token
@@ -70,6 +70,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     init_db(settings.database_url)
     app = Flask(__name__, template_folder="../templates")
+    logs.configure_console(settings, app.logger.name)
     _configure(app, settings)
     login_manager.init_app(app)
     csrf.init_app(app)

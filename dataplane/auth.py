@@ -55,6 +55,7 @@ async def authenticate(request: Request, gateway: Gateway) -> Caller:
         raise permission_denied("This account is disabled.", code="account_disabled")
     check_key_platform(request.headers, info.platform)
     state = request.scope["state"]
+    state["key_id"] = info.id  # for the request's log line (dataplane/access_log.py)
     return Caller(entry, info, info.group, state["request_id"], state.get("client_request_id"))
 
 

@@ -1,7 +1,7 @@
 """GET /metrics (Prometheus text format), GET /api/live and GET /api/ready.
 
-/metrics is for the operator's Prometheus, not for customers: with TOLLGATE_METRICS_TOKEN set,
-any client sending it as a bearer token may scrape; without one, loopback clients only.
+/metrics is for the operator's Prometheus, not for customers (who may scrape: shared/scrape_access.py,
+the worker's rule too).
 /api/live says the process's event loop answers (restart it when it does not); /api/ready says
 it should get traffic (the database answers, the settlement writer keeps up, the catalogue is
 loaded): a load balancer takes a process that is not ready out of its pool and sends it traffic
@@ -10,9 +10,6 @@ again when it is.
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
-
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.requests import Request
@@ -20,35 +17,15 @@ from starlette.responses import Response
 
 from dataplane.errors import GatewayError
 from dataplane.gateway import Gateway
-
-
-def _loopback(request: Request) -> bool:
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _allowed(request: Request, gateway: Gateway) -> bool:
-    token = gateway.settings.metrics_token
-    if token is None:
-        return _loopback(request)
-    sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-    return hmac.compare_digest(sent.encode(), str(token).encode())
+from shared.scrape_access import FORBIDDEN, may_scrape
 
 
 async def metrics(request: Request) -> Response:
     """Every metric of this process (dataplane/metrics.py), or 403 for a client that may not scrape."""
     gateway: Gateway = request.state.gateway
-    if not _allowed(request, gateway):
-        raise GatewayError(
-            403,
-            "Metrics are for the operator: send TOLLGATE_METRICS_TOKEN as a bearer token"
-            " (or scrape from this host when no token is set).",
-            "permission_error",
-            "metrics_forbidden",
-        )
+    client = request.client.host if request.client else ""
+    if not may_scrape(client, request.headers.get("authorization", ""), gateway.settings.metrics_token):
+        raise GatewayError(403, FORBIDDEN, "permission_error", "metrics_forbidden")
     return Response(generate_latest(gateway.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 

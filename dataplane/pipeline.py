@@ -108,6 +108,7 @@ async def _serve(
         call = endpoint.parse(raw, body, request.headers)
         if not call.model:
             call.model = endpoint.default_model(gateway.snapshot)
+        request.scope["state"]["model"] = call.model  # for the request's log line
         model = resolve_model(gateway, caller, call.model, endpoint.modality)
         await endpoint.prepare(gateway, caller, call)
         cap = gateway.billing.default_cap(model, call.requested_cap) if endpoint.bills_output else 0

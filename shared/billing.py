@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from peewee import fn
+from peewee import Expression, fn
 
 from shared.db import MAX_IN_IDS, BaseModel, binary_chunks, db, is_postgres, write_transaction
 from shared.models import ApiKey, Hold, LedgerEntry, UsageRecord, User, utcnow
@@ -157,11 +157,24 @@ def refresh_holds(hold_ids: Iterable[int], ttl_s: float) -> int:
     )
 
 
+def _stale(now: dt.datetime) -> Expression:
+    return (Hold.state == "active") & (Hold.expires_at < now)
+
+
+def stale_holds(now: dt.datetime) -> tuple[int, dt.datetime | None]:
+    """How many active holds are past their expiry (money `expire_stale_holds` has still to give
+    back), and when the longest-overdue of them expired."""
+    count, oldest = (
+        Hold.select(fn.COUNT(Hold.id), fn.MIN(Hold.expires_at)).where(_stale(now)).scalar(as_tuple=True)
+    )
+    return int(count or 0), oldest
+
+
 def expire_stale_holds(now: dt.datetime | None = None) -> list[Hold]:
     """Release holds whose holder stopped refreshing them; mark them "expired" for the operator."""
     now = now or utcnow()
     expired = []
-    stale = list(Hold.select().where((Hold.state == "active") & (Hold.expires_at < now)))
+    stale = list(Hold.select().where(_stale(now)))
     for hold in stale:
         with write_transaction():
             closed = (

@@ -17,9 +17,10 @@ from types import FrameType
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from shared import billing, journal, notices, outbox, responses_store, site
+from shared import billing, journal, logs, notices, outbox, responses_store, site
 from shared.db import db, init_db, is_postgres
 from shared.heartbeat import record_heartbeat
+from shared.metrics_server import serve_metrics
 from shared.models import Hold, User, utcnow
 from shared.money import format_usd
 from shared.pricing import settings as price_settings
@@ -27,6 +28,7 @@ from shared.pricing.sync import SyncResult, sync
 from shared.settings import Settings
 from shared.tron.jobs import scan_deposits
 from shared.vault import VaultError
+from shared.worker_metrics import JobMetrics, WorkerMetrics
 
 log = logging.getLogger("tollgate.worker")
 
@@ -183,14 +185,16 @@ JOBS: tuple[JobSpec, ...] = (
 )
 
 
-def build_scheduler(settings: Settings, jobs: Sequence[JobSpec] = JOBS) -> BlockingScheduler:
-    """The worker's scheduler with every job added (not started)."""
+def build_scheduler(
+    settings: Settings, jobs: Sequence[JobSpec] = JOBS, metrics: JobMetrics | None = None
+) -> BlockingScheduler:
+    """The worker's scheduler with every job added (not started), each counted in `metrics` if given."""
     scheduler = BlockingScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1})
     start = dt.datetime.now(dt.UTC)
     for spec in jobs:
         seconds = spec.interval_s(settings)
         scheduler.add_job(
-            spec.run,
+            metrics.timed(spec.id, spec.run) if metrics else spec.run,
             "interval",
             args=[settings],
             id=spec.id,
@@ -203,13 +207,18 @@ def build_scheduler(settings: Settings, jobs: Sequence[JobSpec] = JOBS) -> Block
 
 
 def main() -> None:
-    """Run the worker until SIGINT or SIGTERM."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """Run the worker until SIGINT or SIGTERM, with its /metrics unless TOLLGATE_WORKER_METRICS_PORT is 0."""
+    settings = Settings.from_env()
+    logs.configure_worker(settings)
     # APScheduler logs every run at INFO; its warnings and job failures are what matter.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    settings = Settings.from_env()
     init_db(settings.database_url)
-    scheduler = build_scheduler(settings)
+    metrics = WorkerMetrics(settings)
+    scheduler = build_scheduler(settings, metrics=metrics.jobs)
+    server = None
+    if settings.worker_metrics_port:
+        host, port = settings.worker_metrics_host, settings.worker_metrics_port
+        server = serve_metrics(host, port, metrics.registry, settings.metrics_token)
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("worker stopping (signal %s)", signum)
@@ -219,6 +228,8 @@ def main() -> None:
     signal.signal(signal.SIGINT, stop)
     log.info("worker starting: %s", ", ".join(f"{s.id} every {s.interval_s(settings):g}s" for s in JOBS))
     scheduler.start()
+    if server is not None:
+        server.shutdown()
     log.info("worker stopped")
 
 

@@ -7,10 +7,11 @@ queued; a mail that fails is tried again a few times, then kept with its last er
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from peewee import AutoField, CharField, DateTimeField, IntegerField, TextField
+from peewee import AutoField, CharField, DateTimeField, Expression, IntegerField, TextField, fn
 
 from shared.db import BaseModel
 from shared.mail import Mailer, send_mail
@@ -54,11 +55,36 @@ def enqueue(to: str, subject: str, body: str, kind: str) -> OutgoingMail:
     return OutgoingMail.create(to_address=to, subject=subject[:300], body=body, kind=kind)
 
 
+def _queued() -> Expression:
+    return OutgoingMail.sent_at.is_null() & (OutgoingMail.attempts < MAX_ATTEMPTS)
+
+
 def _due() -> list[OutgoingMail]:
-    query = OutgoingMail.select().where(
-        OutgoingMail.sent_at.is_null() & (OutgoingMail.attempts < MAX_ATTEMPTS)
+    return list(OutgoingMail.select().where(_queued()).order_by(OutgoingMail.id).limit(BATCH))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the outbox holds: mail still to be tried (and since when), mail given up on."""
+
+    queued: int
+    oldest_queued: dt.datetime | None  # naive UTC
+    given_up: int
+
+
+def backlog() -> Backlog:
+    """The outbox's depth, for the worker's /metrics."""
+    queued, oldest = (
+        OutgoingMail.select(fn.COUNT(OutgoingMail.id), fn.MIN(OutgoingMail.created_at))
+        .where(_queued())
+        .scalar(as_tuple=True)
     )
-    return list(query.order_by(OutgoingMail.id).limit(BATCH))
+    given_up = (
+        OutgoingMail.select()
+        .where(OutgoingMail.sent_at.is_null() & (OutgoingMail.attempts >= MAX_ATTEMPTS))
+        .count()
+    )
+    return Backlog(int(queued or 0), oldest, given_up)
 
 
 def deliver(mailer: Mailer | None) -> Delivery:

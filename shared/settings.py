@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 NANO_PER_USD = 1_000_000_000
+LOG_FORMATS = ("text", "json")
 
 
 class Secret:
@@ -61,6 +62,14 @@ def _env_float(name: str, default: float) -> float:
         return float(raw)
     except ValueError as exc:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of a few words, in any case."""
+    value = _env(name, default).lower()
+    if value not in choices:
+        raise SystemExit(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
 
 
 def _env_smtp_url() -> Secret | None:
@@ -147,6 +156,11 @@ class Settings:
     # /metrics of the data plane: with a token, any client that sends it as a bearer; without,
     # loopback clients only (dataplane/exposition.py).
     metrics_token: Secret | None = None
+    # /metrics of the worker (shared/worker_metrics.py), same access rule; port 0: not served.
+    worker_metrics_host: str = "127.0.0.1"
+    worker_metrics_port: int = 8002
+    # "text" (one human line a record) or "json" (one object a line: shared/logs.py).
+    log_format: str = "text"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -193,6 +207,9 @@ class Settings:
             smtp_url=_env_smtp_url(),
             mail_from=_env("TOLLGATE_MAIL_FROM", "tollgate@localhost"),
             metrics_token=Secret(token) if (token := _env("TOLLGATE_METRICS_TOKEN", "")) else None,
+            worker_metrics_host=_env("TOLLGATE_WORKER_METRICS_HOST", "127.0.0.1"),
+            worker_metrics_port=_env_count("TOLLGATE_WORKER_METRICS_PORT", 8002),
+            log_format=_env_choice("TOLLGATE_LOG_FORMAT", "text", LOG_FORMATS),
         )
 
 

@@ -12,15 +12,27 @@ from typing import Any
 import click
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.config import Config
+from gunicorn.glogging import Logger
 
 from console import create_app
-from shared import jobs
+from shared import jobs, logs
 from shared.settings import Settings
 
 DATAPLANE_FACTORY = "dataplane.app:create_app"
 # Settings only newer gunicorns know. The control socket is one fixed path per user, so two
 # consoles on one machine (or a console and a test run) would take it from each other.
 OPTIONAL_GUNICORN_SETTINGS = {"control_socket_disable": True}
+
+
+class JsonLogger(Logger):
+    """gunicorn's error and access lines as JSON objects (TOLLGATE_LOG_FORMAT=json)."""
+
+    def setup(self, cfg: Config) -> None:
+        """gunicorn's own set-up, then every handler it made given the JSON formatter."""
+        super().setup(cfg)
+        logs.reformat(self.error_log)
+        logs.reformat(self.access_log)
 
 
 class ConsoleServer(BaseApplication):
@@ -102,7 +114,10 @@ def serve_console(host: str | None, port: int | None, workers: int, threads: int
     """Run the web console under gunicorn."""
     settings = Settings.from_env()
     bind_port = settings.console_port if port is None else port
-    ConsoleServer(console_options(host or settings.console_host, bind_port, workers, threads)).run()
+    options = console_options(host or settings.console_host, bind_port, workers, threads)
+    if settings.log_format == "json":
+        options["logger_class"] = JsonLogger
+    ConsoleServer(options).run()
 
 
 @click.command("worker")

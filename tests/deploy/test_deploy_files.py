@@ -62,7 +62,8 @@ def test_compose_runs_every_part_once_and_the_data_planes_n_times() -> None:
     # The worker recovers the journals of dead replicas only if it sees their directory.
     assert "var:/var/lib/tollgate" in services["worker"]["volumes"]
     assert "var:/var/lib/tollgate" in services["dataplane"]["volumes"]
-    assert "/api/status" in " ".join(services["dataplane"]["healthcheck"]["test"])
+    # Liveness for the container (a restart), readiness for the balancer (traffic).
+    assert "/api/live" in " ".join(services["dataplane"]["healthcheck"]["test"])
 
 
 def test_compose_sets_only_real_settings_and_the_same_ones_everywhere() -> None:
@@ -113,7 +114,7 @@ def test_haproxy_accepts_the_configurations(haproxy: None, name: str) -> None:
 def test_haproxy_checks_readiness_and_never_retries_a_request_that_reached_a_data_plane() -> None:
     for name in ("haproxy.cfg", "haproxy-compose.cfg"):
         parts = balancer.sections((DEPLOY / name).read_text())
-        assert "http-check send meth GET uri /api/status" in parts["backend dataplanes"]
+        assert "http-check send meth GET uri /api/ready" in parts["backend dataplanes"]
         assert "http-check expect status 200" in parts["backend dataplanes"]
         assert "retry-on conn-failure" in parts["defaults"]
 
