@@ -75,7 +75,13 @@ def parse_args(argv: list[str] | None) -> Plan:
     )
     parser.add_argument("--streams", default=None, help="concurrent slow streams, comma-separated (0: skip)")
     parser.add_argument(
-        "--tokens-per-chunk", type=int, default=5, help="tokens per SSE event of the slow upstream"
+        "--tokens-per-chunk", type=int, default=20, help="tokens per SSE event of the slow upstream"
+    )
+    parser.add_argument(
+        "--ramp-s",
+        type=float,
+        default=10.0,
+        help="open the streams over this long (as long as a reply: the count is then open at once)",
     )
     parser.add_argument("--app", default=DATAPLANE_FACTORY, help="the uvicorn app factory to measure")
     parser.add_argument(
@@ -93,7 +99,12 @@ def parse_args(argv: list[str] | None) -> Plan:
         setups=tuple(SETUPS[k] for k in args.setups.split(",") if k),
         factory=None if args.via_cli else args.app,
         pace=Pace(
-            300, 50, 500, args.tokens_per_chunk, tuple(int(c) for c in streams.split(",") if int(c)), 2.0
+            300,
+            50,
+            500,
+            args.tokens_per_chunk,
+            tuple(int(c) for c in streams.split(",") if int(c)),
+            args.ramp_s,
         ),
     )
 

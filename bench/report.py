@@ -19,10 +19,10 @@ HEADER = (
 )
 RULE = "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 STREAM_HEADER = (
-    "| target | streams | ok | errors | TTFT p50 | TTFT p99 | gap p50 | gap p99 | added TTFT p50 "
+    "| target | streams | most open | ok | errors | TTFT p50 | TTFT p99 | gap p50 | gap p99 | added TTFT p50 "
     "| added gap p99 | loop probe p99 / max | RSS idle → peak | memory per stream | CPU per stream |"
 )
-STREAM_RULE = "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+STREAM_RULE = "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,7 @@ class StreamCell:
         cells = [
             self.target,
             f"{self.streams:,}",
+            f"{s['most_open']:,}",
             f"{s['ok']:,}",
             errors,
             f"{s['ttft_p50_ms']:.1f} ms",

@@ -120,11 +120,16 @@ def run_streams(children: Children, workdir: Path, pace: Pace, factory: str | No
     secret = secrets.token_urlsafe(32)
     url = databases.create("sqlite", directory)
     seeded = seed(url, upstream.port, Secret(secret), STREAMS_KEY, completion_tokens=pace.reply_tokens)
-    gateway = start_dataplane(children, directory, Backing(url, secret), factory, None, "dataplane")
-    bare = start_passthrough(children, directory, upstream.port, "bare")
-    report.stream_facts += [pace.describe(), "gateway: one process on SQLite; bare: one pass-through process"]
+    backing = Backing(url, secret)
+    report.stream_facts += [
+        pace.describe(),
+        "gateway: one process on SQLite; bare: one pass-through process; both started afresh for each "
+        "count, so memory per stream = (peak RSS − RSS at rest) ÷ streams",
+    ]
     relayed_ok = 0
     for count in pace.counts:
+        gateway = start_dataplane(children, directory, backing, factory, None, f"dataplane-{count}")
+        bare = start_passthrough(children, directory, upstream.port, f"bare-{count}")
         direct = measure("direct", None, upstream.port, DIRECT_KEY, "/stats", count, pace, None)
         cells = [
             direct,
@@ -137,12 +142,9 @@ def run_streams(children: Children, workdir: Path, pace: Pace, factory: str | No
         for cell in cells:
             report.streams.append(cell)
             print(cell.row(), file=sys.stderr, flush=True)
-    stop(bare.proc)
+        stop(bare.proc)
+        wait_for_settlement(url, lambda: upstream_served(upstream.port).get(STREAMS_KEY, 0))
+        stop(gateway.proc)
 
-    def relayed() -> int:
-        return upstream_served(upstream.port).get(STREAMS_KEY, 0)
-
-    wait_for_settlement(url, relayed)
-    calls = relayed()
-    stop(gateway.proc)
+    calls = upstream_served(upstream.port).get(STREAMS_KEY, 0)
     report.notes.append("long streams: " + audit(seeded, relayed_ok, 0, calls).line())
