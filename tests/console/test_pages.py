@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import re
+
+from flask import Flask
 
 from console import create_app
 from dataplane.app import create_app as create_dataplane
 from shared.catalog import add_model_route, add_provider
 from shared.heartbeat import record_heartbeat
+from shared.models import User, utcnow
 from shared.settings import Settings
+from shared.tron import config as tron_config
+from shared.tron.state import ScannerState, save_state
 from tests.console.conftest import Console, text
 from tests.support.servers import ServerThread
+from tests.tron.conftest import XPUB
 
 
 def test_docs_fill_in_the_base_url_and_model(web: Console, settings: Settings) -> None:
@@ -28,36 +36,100 @@ def test_docs_fill_in_the_base_url_and_model(web: Console, settings: Settings) -
     assert 'model="acme/chat-1"' in text(web.get("/docs?model=unknown"))
 
 
-def test_status_page_reads_the_data_plane(settings: Settings) -> None:
-    with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
-        app = create_app(dataclasses.replace(settings, public_base_url=gateway.url))
-        web = Console(app.test_client())
-        body = text(web.get("/status"))
-        assert "Gateway is up" in body and "version" in body and "uptime" in body and "database" in body
-        assert "<th>worker</th><td>alive: no, last seen s ago: —</td>" in body
-        panel = text(web.get("/status", headers={"HX-Request": "true"}))
-        assert "<html" not in panel and "Gateway is up" in panel
-    down = text(web.get("/status"))
-    assert "Gateway is down" in down and "cannot reach the gateway" in down
+def _status_console(settings: Settings, gateway_url: str) -> Flask:
+    return create_app(dataclasses.replace(settings, public_base_url=gateway_url))
 
 
-def test_status_page_shows_a_beating_worker(settings: Settings) -> None:
+def _configure_tron(settings: Settings, state: ScannerState) -> None:
+    tron_config.update({"node_url": "http://127.0.0.1:9/", "xpub": XPUB}, settings.secret_key)
+    save_state(tron_config.load(settings.secret_key).network, state)
+
+
+def test_status_page_tells_visitors_what_is_up_and_nothing_of_the_internals(settings: Settings) -> None:
+    add_provider("hidden-provider", "http://127.0.0.1:9/v1", "secret-upstream-key", settings.secret_key)
+    add_model_route("acme/chat-1", "hidden-provider", 1, 1, upstream_model="chat-up")
     record_heartbeat()
     with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
-        app = create_app(dataclasses.replace(settings, public_base_url=gateway.url))
-        body = text(Console(app.test_client()).get("/status"))
+        web = Console(_status_console(settings, gateway.url).test_client())
+        body = text(web.get("/status"))
+        panel = text(web.get("/status", headers={"HX-Request": "true"}))
+    assert "All systems answering" in body
+    assert re.search(r"<th>API</th>\s*<td><span class=\"badge ok\">up</span>", body)
+    assert re.search(r"<th>Background jobs</th>\s*<td><span class=\"badge ok\">up</span>", body)
+    assert re.search(r"<th>USDT deposits</th>\s*<td><span class=\"badge \">off</span>", body)
+    assert re.search(r"Version \d", body)
+    # The footer shows the public API URL; the address the console asks, and the rest, stay inside.
+    for internal in ("hidden-provider", "chat-up", "secret-upstream-key", "/api/status", "Up for", "scanner"):
+        assert internal not in body
+    assert "<html" not in panel and "All systems answering" in panel
 
-    assert "<th>worker</th><td>alive: yes, last seen s ago: " in body
+
+def test_status_page_says_when_the_gateway_is_down_without_a_traceback(settings: Settings) -> None:
+    web = Console(_status_console(settings, "http://127.0.0.1:9").test_client())
+    response = web.get("/status")
+    body = text(response)
+    assert response.status_code == 200
+    assert "Something is down" in body and "not answering" in body
+    assert "Traceback" not in body and "ConnectError" not in body  # the reason is for operators
 
 
-def test_status_page_shows_provider_and_route_health(settings: Settings) -> None:
+def test_status_page_shows_operators_the_data_plane_worker_and_scanner(
+    settings: Settings, operator: User
+) -> None:
+    now = utcnow()
+    state = ScannerState(cursor=1_000, head_seen=1_040, solid_seen=1_020, failures=3, total_failures=7,
+                         last_ok=(now - dt.timedelta(minutes=12)).isoformat(), last_run=now.isoformat(),
+                         last_error="node answered 503")  # fmt: skip
+    _configure_tron(settings, state)
+    with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
+        web = Console(_status_console(settings, gateway.url).test_client())
+        web.login_as(operator)
+        body = text(web.get("/status"))
+    assert re.search(r"<th>USDT deposits</th>\s*<td><span class=\"badge warn\">delayed</span>", body)
+    assert "crediting is delayed" in body
+    assert re.search(r'data-testid="uptime">\d+ s<', body)  # seconds for people, not "uptime s"
+    assert gateway.url + "/api/status" in body
+    scanner = body[body.index('data-testid="scanner"') :]
+    assert "failing" in scanner and "3 runs in a row" in scanner
+    assert "12 min ago" in scanner[scanner.index('data-testid="last-ok"') :][:200]
+    assert "20 solid blocks to read" in scanner
+    assert "node answered 503" in scanner and "7 failed runs in all" in scanner
+    worker = body[body.index('data-testid="worker"') :]
+    assert "not running" in worker and "never" in worker
+
+
+def test_status_page_shows_a_beating_worker(settings: Settings, operator: User) -> None:
+    record_heartbeat()
+    with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
+        web = Console(_status_console(settings, gateway.url).test_client())
+        web.login_as(operator)
+        body = text(web.get("/status"))
+
+    worker = body[body.index('data-testid="worker"') :][:600]
+    assert "alive" in worker and "s ago)" in worker
+
+
+def test_status_page_shows_provider_and_route_health(settings: Settings, operator: User) -> None:
     add_provider("up", "http://127.0.0.1:9/v1", "secret-upstream-key", settings.secret_key)
     add_model_route("acme/chat-1", "up", 1, 1, upstream_model="chat-up")
     with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
-        app = create_app(dataclasses.replace(settings, public_base_url=gateway.url))
-        body = text(Console(app.test_client()).get("/status"))
+        web = Console(_status_console(settings, gateway.url).test_client())
+        web.login_as(operator)
+        body = text(web.get("/status"))
 
     assert "Provider and route health" in body
     assert "up (openai)" in body and "acme/chat-1 → chat-up" in body
     assert 'class="state state-ok">ok<' in body
+    assert "1 of 1 available" in body
     assert "secret-upstream-key" not in body
+
+
+def test_customers_see_the_public_status_only(settings: Settings, customer: User) -> None:
+    add_provider("up", "http://127.0.0.1:9/v1", "k", settings.secret_key)
+    add_model_route("acme/chat-1", "up", 1, 1, upstream_model="chat-up")
+    with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
+        web = Console(_status_console(settings, gateway.url).test_client())
+        web.login_as(customer)
+        body = text(web.get("/status"))
+    assert "<th>API</th>" in body
+    assert "Provider and route health" not in body and "chat-up" not in body and "Data plane" not in body
