@@ -26,7 +26,7 @@ WORD = re.compile(r"[A-Za-z]{2,}")
 SAME_IN_EVERY_LANGUAGE = {
     "API", "URL", "USD", "USDT", "UTC", "CSV", "JSON", "TRON", "TRC", "SDK", "SMTP", "TLS", "HTTP", "HTTPS",
     "ID", "OK", "RPM", "TPM", "TRX", "Tollgate", "OpenAI", "Anthropic", "Gemini", "Claude", "Codex",
-    "txid", "intl", "cn", "UTF", "SVG", "PNG", "JPEG", "min", "ms", "px",
+    "txid", "intl", "cn", "UTF", "SVG", "PNG", "JPEG", "min", "ms", "px", "Redis",
 }  # fmt: skip
 
 

@@ -29,6 +29,7 @@ PAGES = [
     ("/billing", "Billing", "Thanh toán"),
     ("/models", "Models & prices", "Mô hình & giá"),
     ("/models/acme/chat", "Call it", "Cách gọi"),
+    ("/status", "Background jobs", "Tác vụ nền"),
 ]
 
 

@@ -29,7 +29,7 @@ TRANSLATED = [
     "keys/edit.html", "keys/index.html", "usage/_filters.html", "usage/_rows.html", "usage/_table.html",
     "usage/index.html", "billing/_tabs.html", "billing/index.html", "billing/_ledger.html",
     "catalog/index.html", "catalog/_table.html", "catalog/detail.html", "_meters.html",
-    "deposits/index.html", "deposits/_table.html",
+    "deposits/index.html", "deposits/_table.html", "status/index.html", "status/_panel.html",
 ]  # fmt: skip
 VI = {"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.5"}
 

@@ -6,10 +6,15 @@ import dataclasses
 import datetime as dt
 import re
 
+import httpx
+import pytest
 from flask import Flask
 
 from console import create_app
+from console.status import duration
 from dataplane.app import create_app as create_dataplane
+from shared.accounts import create_key
+from shared.billing import adjust
 from shared.catalog import add_model_route, add_provider
 from shared.heartbeat import record_heartbeat
 from shared.models import User, utcnow
@@ -19,6 +24,8 @@ from shared.tron.state import ScannerState, save_state
 from tests.console.conftest import Console, text
 from tests.support.servers import ServerThread
 from tests.tron.conftest import XPUB
+
+VI = {"Accept-Language": "vi-VN,vi;q=0.9"}
 
 
 def test_docs_fill_in_the_base_url_and_model(web: Console, settings: Settings) -> None:
@@ -133,3 +140,59 @@ def test_customers_see_the_public_status_only(settings: Settings, customer: User
         body = text(web.get("/status"))
     assert "<th>API</th>" in body
     assert "Provider and route health" not in body and "chat-up" not in body and "Data plane" not in body
+
+
+def test_status_page_shows_operators_a_cooling_provider_and_visitors_nothing_of_it(
+    settings: Settings, operator: User, customer: User
+) -> None:
+    add_provider("flaky-provider", "http://127.0.0.1:9/v1", "k", settings.secret_key)  # nothing listens
+    add_model_route("acme/chat-1", "flaky-provider", 1, 1, upstream_model="chat-up")
+    adjust(customer.id, 1_000_000_000, "top-up")
+    _, secret = create_key(customer)
+    dataplane = create_dataplane(dataclasses.replace(settings, provider_failure_threshold=1))
+    with ServerThread(dataplane, log_level="critical") as gateway:
+        chat = {"model": "acme/chat-1", "messages": [{"role": "user", "content": "hi"}]}
+        auth = {"Authorization": f"Bearer {secret}"}
+        refused = httpx.post(f"{gateway.url}/v1/chat/completions", headers=auth, json=chat)
+        app = _status_console(settings, gateway.url)
+        public = text(Console(app.test_client()).get("/status"))
+        web = Console(app.test_client())
+        web.login_as(operator)
+        body = text(web.get("/status"))
+    assert refused.status_code >= 500
+    assert re.search(r"<th>API</th>\s*<td><span class=\"badge warn\">degraded</span>", public)
+    for internal in ("flaky-provider", "chat-up", "cannot connect", "cooling down"):
+        assert internal not in public
+    table = body[body.index('data-testid="provider-health"') :]
+    provider = table[table.index("flaky-provider (openai)") :][:1500]
+    assert 'class="state state-down">down<' in provider  # a connect error cools the whole provider
+    assert re.search(r'data-testid="cooling-until">until \d\d:\d\d:\d\d UTC \(cannot connect\)<', provider)
+    assert re.search(r'<td class="num">1</td>\s*<td class="num">1</td>\s*<td class="num">1</td>', provider)
+    assert re.search(r"cannot connect at \d\d:\d\d:\d\d UTC", provider)
+
+
+def test_status_page_in_vietnamese(settings: Settings, operator: User) -> None:
+    with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
+        app = _status_console(settings, gateway.url)
+        public = text(Console(app.test_client()).get("/status", headers=VI))
+        web = Console(app.test_client())
+        web.login_as(operator)
+        body = text(web.get("/status", headers=VI))
+    assert "<h1>Trạng thái</h1>" in public and "Tác vụ nền" in public and "Background jobs" not in public
+    assert "Phiên bản" in public and "tự làm mới mỗi 10 giây" in public
+    assert re.search(r'data-testid="uptime">\d+ giây<', body)
+    assert "Bộ quét nạp tiền" in body and "Chưa cấu hình nạp USDT." in body
+
+
+@pytest.mark.parametrize(
+    ("seconds", "english", "vietnamese"),
+    [(45, "45 s", "45 giây"), (720, "12 min", "12 phút"), (11_520, "3 h 12 min", "3 giờ 12 phút"),
+     (187_200, "2 d 4 h", "2 ngày 4 giờ")],
+)  # fmt: skip
+def test_durations_read_in_the_pages_language(
+    app: Flask, seconds: int, english: str, vietnamese: str
+) -> None:
+    with app.test_request_context("/status"):
+        assert duration(seconds) == english
+    with app.test_request_context("/status", headers=VI):
+        assert duration(seconds) == vietnamese
