@@ -45,6 +45,8 @@ class GatewayStatus:
     facts: dict[str, Any] = field(default_factory=dict)
     # The data plane's /v1/health/providers report (per provider and route), when it answered.
     health: list[dict[str, Any]] = field(default_factory=list)
+    # The checks /api/ready names as failing (database, settlements, catalogue); None if not asked.
+    failing: list[str] | None = None
 
     @property
     def reachable(self) -> bool:
@@ -86,6 +88,17 @@ def fetch_status(base_url: str) -> GatewayStatus:
         return GatewayStatus(False, url, latency, _("unexpected answer from the gateway"))
     error = "" if response.status_code == 200 else _("the data plane cannot reach its database")
     return GatewayStatus(response.status_code == 200, url, latency, error, payload)
+
+
+def fetch_failing_checks(base_url: str) -> list[str] | None:
+    """The readiness checks the data plane fails (none when ready); None when it cannot be read."""
+    try:
+        with httpx.Client(timeout=TIMEOUT) as client:
+            payload = client.get(base_url.rstrip("/") + "/api/ready").json()
+    except (httpx.HTTPError, ValueError):
+        return None
+    failing = payload.get("failing") if isinstance(payload, dict) else None
+    return [str(name) for name in failing] if isinstance(failing, list) else None
 
 
 def fetch_health(base_url: str) -> list[dict[str, Any]]:
@@ -227,6 +240,8 @@ def index():
         "operator": operator,
     }
     if operator:
+        if gateway.reachable:
+            gateway.failing = fetch_failing_checks(settings.public_base_url)
         if gateway.up:
             gateway.health = fetch_health(settings.public_base_url)
         context.update(

@@ -9,6 +9,10 @@ import re
 import httpx
 import pytest
 from flask import Flask
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
 
 from console import create_app
 from console.status import duration
@@ -196,3 +200,30 @@ def test_durations_read_in_the_pages_language(
         assert duration(seconds) == english
     with app.test_request_context("/status", headers=VI):
         assert duration(seconds) == vietnamese
+
+
+def _unready_dataplane() -> Starlette:
+    """A stand-in data plane that lost its database: /api/status and /api/ready answer 503."""
+
+    async def status(request: Request) -> JSONResponse:
+        report = {"status": "degraded", "version": "9.9.9", "uptime_s": 75, "database": {"reachable": False}}
+        return JSONResponse(report, 503)
+
+    async def ready(request: Request) -> JSONResponse:
+        checks = {"database": False, "settlements": False, "catalogue": True}
+        return JSONResponse(
+            {"status": "not ready", "checks": checks, "failing": ["database", "settlements"]}, 503
+        )
+
+    return Starlette(routes=[Route("/api/status", status), Route("/api/ready", ready)])
+
+
+def test_status_page_names_the_readiness_checks_that_fail(settings: Settings, operator: User) -> None:
+    with ServerThread(_unready_dataplane(), log_level="critical") as gateway:
+        web = Console(_status_console(settings, gateway.url).test_client())
+        public = text(web.get("/status"))
+        web.login_as(operator)
+        body = text(web.get("/status"))
+    assert "requests are refused until it is back" in public and "settlements" not in public
+    ready = body[body.index('data-testid="ready"') :][:400]
+    assert "not ready" in ready and "failing checks: database, settlements" in ready

@@ -124,6 +124,8 @@ def test_the_worker_process_releases_stale_holds_and_stops_on_sigterm(
             "TOLLGATE_SECRET_KEY": "worker-test-secret",
             "TOLLGATE_VAR_DIR": str(settings.var_dir),
             "TOLLGATE_SMTP_URL": sink.url,
+            # Its metrics are tested in test_worker_metrics.py; two runs at once would share port 8002.
+            "TOLLGATE_WORKER_METRICS_PORT": "0",
         }
         worker = subprocess.Popen(
             [sys.executable, "-m", "shared.jobs"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
