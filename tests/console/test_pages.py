@@ -120,14 +120,18 @@ def test_status_page_shows_a_beating_worker(settings: Settings, operator: User) 
     assert "alive" in worker and "s ago)" in worker
 
 
-def test_status_page_shows_provider_and_route_health(settings: Settings, operator: User) -> None:
+def _status_with_a_route(settings: Settings, viewer: User) -> str:
+    """The status page as `viewer` sees it, with one provider and route on a real data plane."""
     add_provider("up", "http://127.0.0.1:9/v1", "secret-upstream-key", settings.secret_key)
     add_model_route("acme/chat-1", "up", 1, 1, upstream_model="chat-up")
     with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
         web = Console(_status_console(settings, gateway.url).test_client())
-        web.login_as(operator)
-        body = text(web.get("/status"))
+        web.login_as(viewer)
+        return text(web.get("/status"))
 
+
+def test_status_page_shows_provider_and_route_health(settings: Settings, operator: User) -> None:
+    body = _status_with_a_route(settings, operator)
     assert "Provider and route health" in body
     assert "up (openai)" in body and "acme/chat-1 → chat-up" in body
     assert 'class="state state-ok">ok<' in body
@@ -136,12 +140,7 @@ def test_status_page_shows_provider_and_route_health(settings: Settings, operato
 
 
 def test_customers_see_the_public_status_only(settings: Settings, customer: User) -> None:
-    add_provider("up", "http://127.0.0.1:9/v1", "k", settings.secret_key)
-    add_model_route("acme/chat-1", "up", 1, 1, upstream_model="chat-up")
-    with ServerThread(create_dataplane(settings), log_level="critical") as gateway:
-        web = Console(_status_console(settings, gateway.url).test_client())
-        web.login_as(customer)
-        body = text(web.get("/status"))
+    body = _status_with_a_route(settings, customer)
     assert "<th>API</th>" in body
     assert "Provider and route health" not in body and "chat-up" not in body and "Data plane" not in body
 
