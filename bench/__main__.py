@@ -226,7 +226,7 @@ def run(plan: Plan, workdir: Path, children: Children, report: Report) -> None:
     """The whole benchmark; fills `report`."""
     files = raise_open_files()
     wrk = ensure_wrk()
-    upstream = start_upstream(children, workdir, None)
+    upstream = start_upstream(children, workdir)
     report.facts += describe_run(plan, wrk, upstream, plan.factory, files)
     report.facts += [f"setup {s.key}: {s.label}" for s in plan.setups]
     direct: dict[tuple[str, int], WrkResult] = {}

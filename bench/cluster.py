@@ -92,7 +92,7 @@ def start_cluster(
     shared = setup.processes > 1 or setup.balanced
     backing = Backing(url, secret, REDIS_URL if shared else None, f"bench-{secrets.token_hex(4)}:")
     gateways = [
-        start_dataplane(children, directory, backing, factory, None, f"dataplane-{i}")
+        start_dataplane(children, directory, backing, factory, f"dataplane-{i}")
         for i in range(setup.processes)
     ]
     bares = [

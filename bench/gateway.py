@@ -19,7 +19,6 @@ from bench.processes import (
     http_get,
     listening_socket,
     log_tail,
-    pin,
     wait_for_http,
 )
 
@@ -41,7 +40,6 @@ class Server:
 def start_upstream(
     children: Children,
     workdir: Path,
-    cpus: set[int] | None,
     pace: tuple[str, ...] = (),
     name: str = "upstream",
 ) -> Server:
@@ -52,7 +50,6 @@ def start_upstream(
     log = workdir / f"{name}.log"
     proc = children.start(argv, dict(os.environ), log, pass_fds=[sock.fileno()])
     sock.close()
-    pin(proc.pid, cpus)
     wait_for_http(proc, port, "/stats", log)
     return Server(proc, port, log, " ".join(["python -m bench.upstream", *pace]))
 
@@ -99,14 +96,13 @@ def dataplane_env(backing: Backing, port: int, var_dir: Path) -> dict[str, str]:
 
 
 def start_dataplane(
-    children: Children, workdir: Path, backing: Backing, factory: str | None, cpus: set[int] | None, name: str
+    children: Children, workdir: Path, backing: Backing, factory: str | None, name: str
 ) -> Server:
     """Start one data-plane process on a var/ dir of its own and wait until it is ready."""
     port = free_port()
     argv = dataplane_argv(port, factory)
     log = workdir / f"{name}.log"
     proc = children.start(argv, dataplane_env(backing, port, workdir / f"var-{name}"), log)
-    pin(proc.pid, cpus)
     wait_for_http(proc, port, "/api/ready", log, timeout_s=60)
     return Server(proc, port, log, " ".join([Path(argv[0]).name, *argv[1:]]))
 

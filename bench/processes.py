@@ -41,12 +41,6 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def pin(pid: int, cpus: set[int] | None) -> None:
-    """Restrict `pid` to `cpus` (no-op when None)."""
-    if cpus:
-        os.sched_setaffinity(pid, cpus)
-
-
 def http_get(port: int, path: str, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET a loopback URL; returns (status, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)

@@ -116,7 +116,7 @@ def run_streams(children: Children, workdir: Path, pace: Pace, factory: str | No
     """The whole phase; adds its rows, facts and audit line to `report`."""
     directory = workdir / "streams"
     directory.mkdir()
-    upstream = start_upstream(children, directory, None, pace.argv(), name="slow-upstream")
+    upstream = start_upstream(children, directory, pace.argv(), name="slow-upstream")
     secret = secrets.token_urlsafe(32)
     url = databases.create("sqlite", directory)
     seeded = seed(url, upstream.port, Secret(secret), STREAMS_KEY, completion_tokens=pace.reply_tokens)
@@ -128,7 +128,7 @@ def run_streams(children: Children, workdir: Path, pace: Pace, factory: str | No
     ]
     relayed_ok = 0
     for count in pace.counts:
-        gateway = start_dataplane(children, directory, backing, factory, None, f"dataplane-{count}")
+        gateway = start_dataplane(children, directory, backing, factory, f"dataplane-{count}")
         bare = start_passthrough(children, directory, upstream.port, f"bare-{count}")
         direct = measure("direct", None, upstream.port, DIRECT_KEY, "/stats", count, pace, None)
         cells = [

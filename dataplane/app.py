@@ -46,8 +46,8 @@ def freeze_startup_objects() -> None:
     """
     gc.collect()
     gc.freeze()
-    _, middle, old = gc.get_threshold()
-    gc.set_threshold(max(YOUNG_GC_THRESHOLD, gc.get_threshold()[0]), middle, old)
+    young, middle, old = gc.get_threshold()
+    gc.set_threshold(max(YOUNG_GC_THRESHOLD, young), middle, old)
 
 
 def _endpoint_route(path: str, endpoint: Endpoint) -> Route:

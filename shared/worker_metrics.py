@@ -23,7 +23,6 @@ from shared import billing, outbox, overview
 from shared.db import db
 from shared.models import utcnow
 from shared.settings import Secret, Settings
-from shared.tron.state import ScannerState
 from shared.vault import VaultError
 
 # Jobs take milliseconds (the heartbeat) to minutes (a price sync over slow sources).
@@ -110,42 +109,45 @@ class DatabaseCollector(Collector):
             yield from _scanner(health)
 
 
+def _per_network(name: str, documentation: str, network: str, value: float) -> GaugeMetricFamily:
+    """One gauge of the deposit scanner, labelled with its network."""
+    gauge = GaugeMetricFamily(name, documentation, labels=("network",))
+    gauge.add_metric((network,), value)
+    return gauge
+
+
 def _scanner(health: overview.Health) -> Iterator[Metric]:
-    labels = ("network",)
-    network = (health.network,)
-    state: ScannerState = health.scanner
-    configured = GaugeMetricFamily(
-        "tollgate_deposit_scanner_configured", "Whether TRON deposits are configured.", labels=labels
+    network, state = health.network, health.scanner
+    yield _per_network(
+        "tollgate_deposit_scanner_configured",
+        "Whether TRON deposits are configured.",
+        network,
+        int(health.scanner_configured),
     )
-    configured.add_metric(network, int(health.scanner_configured))
-    yield configured
     if health.scanner_lag is not None:
-        lag = GaugeMetricFamily(
+        yield _per_network(
             "tollgate_deposit_scanner_lag_blocks",
             "Solid blocks the scanner has still to read (solid head last seen minus its cursor).",
-            labels=labels,
+            network,
+            health.scanner_lag,
         )
-        lag.add_metric(network, health.scanner_lag)
-        yield lag
     if state.last_ok:
-        last = GaugeMetricFamily(
+        yield _per_network(
             "tollgate_deposit_scanner_last_success_timestamp_seconds",
             "When a scanner run last finished without a node error (Unix time).",
-            labels=labels,
+            network,
+            dt.datetime.fromisoformat(state.last_ok).replace(tzinfo=dt.UTC).timestamp(),
         )
-        last.add_metric(network, dt.datetime.fromisoformat(state.last_ok).replace(tzinfo=dt.UTC).timestamp())
-        yield last
-    failing = GaugeMetricFamily(
+    yield _per_network(
         "tollgate_deposit_scanner_consecutive_failures",
         "Scanner runs failed in a row (0 after a success).",
-        labels=labels,
+        network,
+        state.failures,
     )
-    failing.add_metric(network, state.failures)
-    yield failing
     errors = CounterMetricFamily(
-        "tollgate_deposit_scanner_errors", "Scanner runs that failed on a node error.", labels=labels
+        "tollgate_deposit_scanner_errors", "Scanner runs that failed on a node error.", labels=("network",)
     )
-    errors.add_metric(network, state.total_failures)
+    errors.add_metric((network,), state.total_failures)
     yield errors
 
 
