@@ -1,6 +1,6 @@
 """Request ids: every response carries `x-request-id` and `request-id`.
 
-We always generate our own id (`req_` + 24 hex digits) and bill under it. A client's
+We always generate our own id (`req_` + 28 hex digits, time-ordered) and bill under it. A client's
 `X-Request-Id` is echoed back in `x-request-id` (so its logs line up) and stored on the usage
 record, but never used as the billing key: reusing an id must not make a request free.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -18,17 +19,25 @@ EXPOSE = b"x-request-id, request-id, x-tollgate-max-tokens-lowered"
 
 
 class RequestIds:
-    """Fresh 96-bit random request ids, cheaply.
+    """Fresh request ids, cheaply: the millisecond they were made (48 bits), then 64 random bits.
 
-    A private generator seeded from the OS once (per middleware, so per process) instead of a
-    system call per request; the ids only need to be unique, and 96 random bits are.
+    Time first, because the id is the unique key of the usage record and of the ledger's charge
+    (`req:<id>`): ids that grow keep each batch's index inserts on the B-trees' last pages, where
+    random ids touched a page per row and rewrote them all at every commit (35 % of a settlement's
+    cost on SQLite in bench/). The random part comes from a private generator seeded from the OS
+    once (per middleware, so per process) instead of a system call per request; ids only need to
+    be unique, and 64 random bits within one millisecond are. Within a process ids strictly grow
+    (one made in the same millisecond as the last, or after the clock stepped back, is the last + 1).
     """
 
     def __init__(self) -> None:
         self._random = random.Random(os.urandom(32) + os.getpid().to_bytes(8, "little"))
+        self._last = 0
 
     def new(self) -> str:
-        return f"req_{self._random.getrandbits(96):024x}"
+        fresh = (time.time_ns() // 1_000_000) << 64 | self._random.getrandbits(64)
+        self._last = max(fresh, self._last + 1)
+        return f"req_{self._last:028x}"
 
 
 def client_request_id(scope: Scope) -> str | None:

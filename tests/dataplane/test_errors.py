@@ -205,3 +205,15 @@ def test_client_request_id_is_echoed_but_never_reused_for_billing(
     assert all(r.charge > 0 for r in records)
     assert [r.charge for r in records] == [20_000, 20_000]  # each request billed on its own
     assert charges(alice.user_id) == [20_000, 20_000]
+
+
+def test_request_ids_sort_in_the_order_the_requests_came(gateway: ServerThread, alice: Customer) -> None:
+    client = alice.client(gateway.url)
+
+    create = client.chat.completions.with_raw_response.create
+    replies = [create(model=CHAT_MODEL, messages=HELLO) for _ in range(3)]
+    ids = [reply.headers["request-id"] for reply in replies]
+
+    assert len(set(ids)) == 3 and all(len(i) == len("req_") + 28 for i in ids)
+    assert sorted(ids) == ids  # an operator's "sort by request id" is "sort by time"
+    assert [r.request_id for r in usage_for(3)] == ids
