@@ -26,7 +26,7 @@ class AccessLogMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not log.isEnabledFor(logging.INFO):
+        if scope["type"] != "http" or not logging_on():
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -41,15 +41,25 @@ class AccessLogMiddleware:
         try:
             await self.app(scope, receive, send_noting_status)
         finally:
-            duration_ms = round((time.perf_counter() - started) * 1000, 3)
-            log.info(
-                "%s %s %s %.1f ms",
-                scope["method"],
-                scope["path"],
-                status,
-                duration_ms,
-                extra={"fields": request_fields(scope, status, duration_ms)},
-            )
+            write_line(scope, status, started)
+
+
+def write_line(scope: Scope, status: int, started: float) -> None:
+    """Log the request's line (`started`: its `time.perf_counter()` when it came in)."""
+    duration_ms = round((time.perf_counter() - started) * 1000, 3)
+    log.info(
+        "%s %s %s %.1f ms",
+        scope["method"],
+        scope["path"],
+        status,
+        duration_ms,
+        extra={"fields": request_fields(scope, status, duration_ms)},
+    )
+
+
+def logging_on() -> bool:
+    """Whether access lines are made (JSON logs); checked per request, as logging can be reconfigured."""
+    return log.isEnabledFor(logging.INFO)
 
 
 def request_fields(scope: Scope, status: int, duration_ms: float) -> dict[str, Any]:

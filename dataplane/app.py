@@ -20,8 +20,9 @@ from dataplane.dialects.gemini import errors as family_errors
 from dataplane.endpoints import REGISTRY, images, messages, models, responses
 from dataplane.endpoints.base import ANTHROPIC, Endpoint
 from dataplane.errors import GatewayError
+from dataplane.front import Front, fixed_paths
 from dataplane.gateway import Gateway
-from dataplane.request_ids import RequestIdMiddleware
+from dataplane.request_ids import RequestIdMiddleware, RequestIds
 from shared import logs
 from shared.db import db, init_db
 from shared.settings import Settings
@@ -58,7 +59,17 @@ def _endpoint_route(path: str, endpoint: Endpoint) -> Route:
     return Route(path, serve, methods=["POST"])
 
 
-def _routes() -> list[Route]:
+def endpoint_paths() -> dict[str, Endpoint]:
+    """Every path of every inference endpoint, under each API prefix."""
+    paths = {}
+    for endpoint in REGISTRY:
+        # The Anthropic SDKs append /v1 themselves; /v1/v1 serves a base URL that already ends in /v1.
+        prefixes = (*PREFIXES, "/v1/v1") if endpoint.family == ANTHROPIC else PREFIXES
+        paths.update({prefix + path: endpoint for prefix in prefixes for path in endpoint.paths})
+    return paths
+
+
+def _routes(endpoints: dict[str, Endpoint]) -> list[Route]:
     routes = [
         Route("/api/status", status.status, methods=["GET"]),
         Route("/api/live", exposition.live, methods=["GET"]),
@@ -70,10 +81,7 @@ def _routes() -> list[Route]:
         Route("/llms-full.txt", agent_docs.get_llms_full_txt, methods=["GET"]),
         Route("/openapi.json", agent_docs.get_openapi, methods=["GET"]),
     ]
-    for endpoint in REGISTRY:
-        # The Anthropic SDKs append /v1 themselves; /v1/v1 serves a base URL that already ends in /v1.
-        prefixes = (*PREFIXES, "/v1/v1") if endpoint.family == ANTHROPIC else PREFIXES
-        routes += [_endpoint_route(prefix + path, endpoint) for prefix in prefixes for path in endpoint.paths]
+    routes += [_endpoint_route(path, endpoint) for path, endpoint in endpoints.items()]
     for prefix in PREFIXES:
         routes += [
             Route(f"{prefix}/models", models.list_models, methods=["GET"]),
@@ -90,9 +98,7 @@ def _routes() -> list[Route]:
     return routes
 
 
-def create_app(
-    settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None
-) -> Starlette:
+def create_app(settings: Settings | None = None, transport: httpx.AsyncBaseTransport | None = None) -> Front:
     """Build the data plane. `transport` replaces the upstream HTTP transport (tests).
 
     The database proxy is initialised from the settings unless the caller already did.
@@ -112,9 +118,11 @@ def create_app(
         finally:
             await gateway.stop()
 
-    return Starlette(
-        routes=_routes(),
-        middleware=[Middleware(RequestIdMiddleware), Middleware(AccessLogMiddleware)],
+    ids = RequestIds()
+    endpoints = endpoint_paths()
+    app = Starlette(
+        routes=_routes(endpoints),
+        middleware=[Middleware(RequestIdMiddleware, ids=ids), Middleware(AccessLogMiddleware)],
         exception_handlers={
             # Errors in OpenAI's shape, or in Anthropic's or Google's on those routes (Gemini's
             # handlers hand every other request on to Anthropic's, which hand on to OpenAI's).
@@ -124,3 +132,4 @@ def create_app(
         },
         lifespan=lifespan,
     )
+    return Front(app, fixed_paths(endpoints), ids)

@@ -48,27 +48,32 @@ def client_request_id(scope: Scope) -> str | None:
     return None
 
 
+def assign(ids: RequestIds, scope: Scope) -> list[tuple[bytes, bytes]]:
+    """Give the request its ids (in the scope's state); the headers every response of it carries."""
+    ours = ids.new()
+    theirs = client_request_id(scope)
+    state = scope.setdefault("state", {})
+    state["request_id"] = ours
+    state["client_request_id"] = theirs
+    return [
+        (b"x-request-id", (theirs or ours).encode("ascii")),
+        (b"request-id", ours.encode("ascii")),
+        (b"access-control-expose-headers", EXPOSE),
+    ]
+
+
 class RequestIdMiddleware:
     """Pure ASGI middleware: assigns ids and adds the headers to every response start."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, ids: RequestIds) -> None:
         self.app = app
-        self.ids = RequestIds()
+        self.ids = ids
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        ours = self.ids.new()
-        theirs = client_request_id(scope)
-        state = scope.setdefault("state", {})
-        state["request_id"] = ours
-        state["client_request_id"] = theirs
-        extra = [
-            (b"x-request-id", (theirs or ours).encode("ascii")),
-            (b"request-id", ours.encode("ascii")),
-            (b"access-control-expose-headers", EXPOSE),
-        ]
+        extra = assign(self.ids, scope)
 
         async def send_with_ids(message: Message) -> None:
             if message["type"] == "http.response.start":

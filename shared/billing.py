@@ -251,8 +251,9 @@ class Settlement:
 
     def usage_row(self) -> dict:
         """The usage_record columns."""
-        # A shallow copy: asdict() deep-copies every value, which group commit pays per request.
-        row = {f.name: getattr(self, f.name) for f in fields(self)}
+        # A shallow copy of the instance's dict: asdict() deep-copies every value, and even a
+        # comprehension over fields() costs more, per request of every batch.
+        row = dict(self.__dict__)
         row["user"] = row.pop("user_id")
         row["api_key"] = row.pop("api_key_id")
         row.pop("hold_id")

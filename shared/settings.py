@@ -137,7 +137,11 @@ class Settings:
     # from a lease it could not renew well before then (dataplane/leases.py).
     lease_ttl_s: float = 30.0
     lease_idle_release_s: float = 10.0
-    settle_flush_interval_s: float = 0.02
+    # How long the settlement writer gathers finished requests into one transaction. A commit has
+    # a fixed cost (about 0.45 ms on SQLite): at 0.05 s and 2,000 req/s it is shared by 100 rows,
+    # a row's SQLite work 36 us instead of 60 us at 0.02 s (bench/). Usage records show up that
+    # much later; the journal, not the batch, is what survives a crash.
+    settle_flush_interval_s: float = 0.05
     # Where each data-plane process journals its requests until they are settled (None: var/journal).
     journal_dir: Path | None = None
     # Responses API: days a response delivered with `store` is kept; 0 keeps nothing (as if every
@@ -198,7 +202,7 @@ class Settings:
             upstream_connect_timeout_s=_env_float("TOLLGATE_UPSTREAM_CONNECT_TIMEOUT_S", 3.0),
             lease_chunk_nano=_env_int("TOLLGATE_LEASE_CHUNK_NANO", 200_000_000),
             lease_ttl_s=_env_float("TOLLGATE_LEASE_TTL_S", 30.0),
-            settle_flush_interval_s=_env_float("TOLLGATE_SETTLE_FLUSH_INTERVAL_S", 0.02),
+            settle_flush_interval_s=_env_float("TOLLGATE_SETTLE_FLUSH_INTERVAL_S", 0.05),
             journal_dir=Path(_env("TOLLGATE_JOURNAL_DIR", str(var_dir / "journal"))).resolve(),
             response_retention_days=_env_count("TOLLGATE_RESPONSE_RETENTION_DAYS", 30),
             tron_scan_interval_s=_env_float("TOLLGATE_TRON_SCAN_INTERVAL_S", 30.0),
