@@ -217,3 +217,30 @@ def test_request_ids_sort_in_the_order_the_requests_came(gateway: ServerThread, 
     assert len(set(ids)) == 3 and all(len(i) == len("req_") + 28 for i in ids)
     assert sorted(ids) == ids  # an operator's "sort by request id" is "sort by time"
     assert [r.request_id for r in usage_for(3)] == ids
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_a_bug_is_a_500_in_the_apis_shape_with_the_ids_and_costs_nothing(
+    gateway: ServerThread, alice: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("a bug with a secret in its message")
+
+    monkeypatch.setattr("dataplane.endpoints.chat.Chat.parse", broken)
+    monkeypatch.setattr("dataplane.endpoints.messages.Messages.parse", broken)
+    headers = {"authorization": f"Bearer {alice.secret}", "x-request-id": "trace-9"}
+    body = {"model": CHAT_MODEL, "messages": HELLO, "max_tokens": 5}
+
+    openai_style = httpx.post(f"{gateway.url}/v1/chat/completions", json=body, headers=headers)
+    anthropic_style = httpx.post(f"{gateway.url}/v1/messages", json=body, headers=headers)
+
+    assert openai_style.status_code == anthropic_style.status_code == 500
+    assert openai_style.json()["error"]["code"] == "internal_error"
+    assert anthropic_style.json()["type"] == "error"
+    assert anthropic_style.json()["error"]["type"] == "api_error"
+    for response in (openai_style, anthropic_style):
+        assert "secret" not in response.text and "Traceback" not in response.text
+        assert response.headers.get_list("request-id")[0].startswith("req_")
+        assert len(response.headers.get_list("request-id")) == 1
+        assert response.headers["x-request-id"] == "trace-9"
+    assert charges(alice.user_id) == []
