@@ -138,6 +138,8 @@ def event_error(chunk: dict[str, Any]) -> tuple[str, str] | None:
 
 def event_data(event: bytes) -> bytes:
     """The joined `data:` lines of one SSE event."""
+    if b"\n" not in event:  # nearly every event: one `data:` line, read without a generator
+        return event[5:].lstrip(b" ") if event.startswith(b"data:") else b""
     return b"\n".join(line[5:].lstrip(b" ") for line in event.split(b"\n") if line.startswith(b"data:"))
 
 
@@ -161,6 +163,8 @@ class ChatStream:
             log.warning("dropping a stream event that is not JSON: %r", data[:200])
             return b""
         self.meter.done = ended
+        if len(payloads) == 1:  # the usual event: one chunk, written without a generator
+            return self._chunk(payloads[0])
         return b"".join(self._chunk(payload) for payload in payloads)
 
     def _chunk(self, data: bytes) -> bytes:
