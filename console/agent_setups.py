@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from flask_babel import lazy_gettext as _l
+
 from shared.models import CatalogModel
 
 
@@ -19,7 +21,7 @@ class Setup:
 
     name: str  # the ?tool= value and the template's name
     label: str
-    group: str  # the heading it is listed under
+    group: str  # the heading it is listed under (a lazy string, in the visitor's language)
     wire: str  # "chat", "messages" or "responses" (console/key_probe.py WIRES)
     modalities: tuple[str, ...] = ("chat",)
     # Capabilities a model must not lack: a model that states its capabilities without these is
@@ -37,7 +39,7 @@ class Setup:
         return model.modality in self.modalities and not lacking
 
 
-AGENTS, IDES, LIBRARIES = "Coding agents", "IDEs and editors", "SDKs and libraries"
+AGENTS, IDES, LIBRARIES = _l("Coding agents"), _l("IDEs and editors"), _l("SDKs and libraries")
 TOOLS = ("tools",)
 
 SETUPS: tuple[Setup, ...] = (

@@ -8,11 +8,14 @@ changing the password ends every other session of the account and keeps this one
 from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user, logout_user
 
 from console.access import Account, client_address, me
 from console.forms import LoginForm, PasswordForm, SetupForm, SignupForm
 from console.redirects import safe_next
+from console.refusals import worded
 from console.site import options as site_options
 from shared import throttle
 from shared.db import write_transaction
@@ -35,11 +38,11 @@ class Throttled(Exception):
 
 
 def _field_error(form, exc: InvalidInput) -> None:  # type: ignore[no-untyped-def]
-    field = getattr(form, exc.field, None)
+    field, message = getattr(form, exc.field, None), worded(exc.message)
     if field is not None:
-        field.errors = [*field.errors, exc.message]
+        field.errors = [*field.errors, message]
     else:
-        flash(exc.message, "error")
+        flash(message, "error")
 
 
 def sign_in(user: User) -> None:
@@ -49,8 +52,14 @@ def sign_in(user: User) -> None:
 
 def too_many(template: str, wait_s: int, **context):  # type: ignore[no-untyped-def]
     """The 429 page for a throttled form, with how long to wait and a Retry-After header."""
-    unit = "second" if wait_s == 1 else "seconds"
-    flash(f"Too many failed attempts. Try again in {wait_s} {unit}.", "error")
+    flash(
+        ngettext(
+            "Too many failed attempts. Try again in %(num)s second.",
+            "Too many failed attempts. Try again in %(num)s seconds.",
+            wait_s,
+        ),
+        "error",
+    )
     return render_template(template, **context), 429, {"Retry-After": str(wait_s)}
 
 
@@ -97,7 +106,7 @@ def signup():
     guest = invited(invite) if invite else None
     refusal = _signup_refusal(options.signups, invite, guest)
     if refusal:
-        return render_template("auth/signup_closed.html", message=refusal), 403
+        return render_template("auth/signup_closed.html", message=worded(refusal)), 403
     form = SignupForm()
     if guest is not None:
         form.email.data = guest.email  # the invitation names the account
@@ -107,10 +116,10 @@ def signup():
         except InvalidInput as exc:
             _field_error(form, exc)
         except SignupsClosed as exc:
-            return render_template("auth/signup_closed.html", message=str(exc)), 403
+            return render_template("auth/signup_closed.html", message=worded(str(exc))), 403
         else:
             sign_in(user)
-            flash("Welcome! Create an API key to start.", "success")
+            flash(_("Welcome! Create an API key to start."), "success")
             return redirect(url_for("keys.index"), code=303)
     return render_template("auth/signup.html", form=form, invite=invite, guest=guest)
 
@@ -128,10 +137,10 @@ def login():
     except Throttled as exc:
         return too_many("auth/login.html", exc.wait_s, form=form)
     if user is None:
-        flash("Wrong email or password.", "error")
+        flash(_("Wrong email or password."), "error")
         return render_template("auth/login.html", form=form), 401
     if user.status != "active":
-        flash("This account is disabled. Contact the operator.", "error")
+        flash(_("This account is disabled. Contact the operator."), "error")
         return render_template("auth/login.html", form=form), 403
     User.update(last_login_at=utcnow()).where(User.id == user.id).execute()
     sign_in(user)
@@ -144,7 +153,7 @@ def logout():
     if current_user.is_authenticated:
         end_session(current_user.get_id())
     logout_user()
-    flash("Signed out.", "info")
+    flash(_("Signed out."), "info")
     return redirect(url_for("auth.login"), code=303)
 
 
@@ -153,7 +162,7 @@ def logout():
 def end_others():
     """Sign out every other browser of this account; this one stays signed in."""
     end_other_sessions(me().id, keep=current_user.get_id())
-    flash("Every other session of this account is signed out.", "success")
+    flash(_("Every other session of this account is signed out."), "success")
     return redirect(url_for("auth.password"), code=303)
 
 
@@ -169,14 +178,14 @@ def password():
         except Throttled as exc:
             return too_many("auth/password.html", exc.wait_s, form=form)
         if not right:
-            form.current.errors = ["This is not your current password."]
+            form.current.errors = [_("This is not your current password.")]
         else:
             new_hash = hash_password(form.password.data)
             with write_transaction():
                 User.update(password_hash=new_hash).where(User.id == user.id).execute()
                 end_other_sessions(user.id, keep=current_user.get_id())
             user.password_hash = new_hash
-            flash("Password changed. Other sessions are signed out.", "success")
+            flash(_("Password changed. Other sessions are signed out."), "success")
             return redirect(url_for("auth.password"), code=303)
     return render_template("auth/password.html", form=form)
 
@@ -197,6 +206,6 @@ def setup():
             _field_error(form, exc)
         else:
             sign_in(user)
-            flash("You are the operator. Add a provider and a model next.", "success")
+            flash(_("You are the operator. Add a provider and a model next."), "success")
             return redirect(url_for("providers.index"), code=303)
     return render_template("auth/setup.html", form=form)

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from flask import Blueprint, current_app, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from console import agent_setups, key_probe
@@ -26,20 +28,22 @@ from shared.settings import Settings
 bp = Blueprint("docs", __name__, url_prefix="/docs")
 
 ERRORS = [
-    (400, "invalid_request_error", "A parameter is missing or wrong; `param` names it.",
-     "Fix the request body."),
-    (401, "invalid_api_key", "The key is missing, wrong, revoked or expired.",
-     "Send `Authorization: Bearer <key>` with an active key from the API keys page."),
-    (402, "insufficient_quota", "Your balance cannot cover the request.",
-     "Top up your balance on the Billing page, or lower max_tokens."),
-    (403, "model_not_allowed", "The key or your group may not use this model, or the key hit its spend cap.",
-     "Pick a model listed on the Models page, or edit the key's allowed models and cap."),
-    (404, "model_not_found", "No model with this id.", "Copy the id from the Models page or GET /v1/models."),
-    (429, "rate_limit_exceeded", "Too many requests or tokens per minute.",
-     "Wait for the Retry-After header's seconds; the SDKs retry automatically."),
+    (400, "invalid_request_error", _l("A parameter is missing or wrong; `param` names it."),
+     _l("Fix the request body.")),
+    (401, "invalid_api_key", _l("The key is missing, wrong, revoked or expired."),
+     _l("Send `Authorization: Bearer <key>` with an active key from the API keys page.")),
+    (402, "insufficient_quota", _l("Your balance cannot cover the request."),
+     _l("Top up your balance on the Billing page, or lower max_tokens.")),
+    (403, "model_not_allowed",
+     _l("The key or your group may not use this model, or the key hit its spend cap."),
+     _l("Pick a model listed on the Models page, or edit the key's allowed models and cap.")),
+    (404, "model_not_found", _l("No model with this id."),
+     _l("Copy the id from the Models page or GET /v1/models.")),
+    (429, "rate_limit_exceeded", _l("Too many requests or tokens per minute."),
+     _l("Wait for the Retry-After header's seconds; the SDKs retry automatically.")),
     (500, "server_error / upstream_error",
-     "The gateway or every provider for the model failed (502, 503, 504).",
-     "Retry with backoff; the Status page shows provider health."),
+     _l("The gateway or every provider for the model failed (502, 503, 504)."),
+     _l("Retry with backoff; the Status page shows provider health.")),
 ]  # fmt: skip
 
 
@@ -56,6 +60,11 @@ SECTIONS = {
     "chat": ("chat", "streaming"), "embedding": ("embedding",), "image": ("image",),
     "transcription": ("audio",), "speech": ("audio",), "moderation": ("moderation",), "rerank": ("rerank",),
 }  # fmt: skip
+
+
+def error_table() -> list[tuple[int, str, str, str]]:
+    """The error table in the visitor's language, as plain text (so its `<key>` is escaped like any text)."""
+    return [(status, code, str(meaning), str(fix)) for status, code, meaning, fix in ERRORS]
 
 
 def examples(models: Sequence[CatalogModel], wanted: str) -> dict[str, str]:
@@ -129,7 +138,7 @@ def page(tool: str | None, wanted: str, outcome: key_probe.Outcome | None = None
         "docs/index.html",
         "docs/_body.html",
         models=models,
-        errors=ERRORS,
+        errors=error_table(),
         outcome=outcome,
         **snippet_context(models, wanted),
         **wizard_context(models, tool, wanted),
@@ -152,7 +161,7 @@ def test_key():
     tool, model = request.form.get("tool"), (request.form.get("model") or "").strip()[:200]
     setup = agent_setups.setup_named(tool)
     key = (request.form.get("key") or "").strip()
-    problem = key_probe.check_key(key) or ("" if model else "Pick a model first.")
+    problem = key_probe.check_key(key) or ("" if model else _("Pick a model first."))
     if problem:
         outcome = key_probe.refused(setup.wire, model, problem)
     else:

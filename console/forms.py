@@ -31,6 +31,8 @@ from shared.platforms import DEFAULT_PLATFORM, LABELS, PLATFORMS
 from shared.price_sheet import TOKEN_PRICE_FIELDS, MeterPriceError, parse_entry
 from shared.provider_kinds import KINDS
 
+# WTForms has no Vietnamese of its own, so the console's catalogue words an empty required field.
+REQUIRED = _l("This field is required.")
 PASSWORD_RULE = Length(
     min=MIN_PASSWORD_LENGTH, max=512, message=_l("At least %(num)s characters.", num=MIN_PASSWORD_LENGTH)
 )
@@ -112,41 +114,41 @@ def nano_of(field: StringField) -> int | None:
 
 
 class SignupForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), PASSWORD_RULE])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), PASSWORD_RULE])
     confirm = PasswordField(
         _l("Repeat password"), validators=[EqualTo("password", _l("Passwords do not match."))]
     )
 
 
 class LoginForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=512)])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), Length(max=512)])
 
 
 class PasswordForm(FlaskForm):
-    current = PasswordField(_l("Current password"), validators=[DataRequired()])
-    password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_RULE])
+    current = PasswordField(_l("Current password"), validators=[DataRequired(REQUIRED)])
+    password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED), PASSWORD_RULE])
     confirm = PasswordField(
         _l("Repeat new password"), validators=[EqualTo("password", _l("Passwords do not match."))]
     )
 
 
 class ForgotForm(FlaskForm):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254)])
+    email = EmailField(_l("Email"), validators=[DataRequired(REQUIRED), Length(max=254)])
 
 
 class ResetForm(FlaskForm):
-    password = PasswordField(_l("New password"), validators=[DataRequired(), PASSWORD_RULE])
+    password = PasswordField(_l("New password"), validators=[DataRequired(REQUIRED), PASSWORD_RULE])
     confirm = PasswordField(
         _l("Repeat new password"), validators=[EqualTo("password", _l("Passwords do not match."))]
     )
 
 
 class SetupForm(FlaskForm):
-    token = StringField(_l("Setup token (printed in the console's log)"), validators=[DataRequired()])
-    email = EmailField(_l("Operator email"), validators=[DataRequired(), Length(max=254)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), PASSWORD_RULE])
+    token = StringField(_l("Setup token (printed in the console's log)"), validators=[DataRequired(REQUIRED)])
+    email = EmailField(_l("Operator email"), validators=[DataRequired(REQUIRED), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(REQUIRED), PASSWORD_RULE])
 
 
 class KeyForm(FlaskForm):
@@ -168,9 +170,11 @@ class RenameForm(FlaskForm):
 
 class AdjustForm(FlaskForm):
     amount = StringField(
-        _l("Amount in USD (negative to debit)"), validators=[DataRequired(), Usd(signed=True)]
+        _l("Amount in USD (negative to debit)"), validators=[DataRequired(REQUIRED), Usd(signed=True)]
     )
-    reason = StringField(_l("Reason (shown in the ledger)"), validators=[DataRequired(), Length(max=500)])
+    reason = StringField(
+        _l("Reason (shown in the ledger)"), validators=[DataRequired(REQUIRED), Length(max=500)]
+    )
 
 
 class UserGroupForm(FlaskForm):
@@ -178,9 +182,9 @@ class UserGroupForm(FlaskForm):
 
 
 class ProviderForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=64)])
     kind = SelectField(_l("API"), choices=KIND_CHOICES)
-    base_url = StringField(_l("Base URL"), validators=[DataRequired(), Length(max=500)])
+    base_url = StringField(_l("Base URL"), validators=[DataRequired(REQUIRED), Length(max=500)])
     api_key = PasswordField(_l("Upstream API key"), validators=[Length(max=2000)])
     timeout_s = DecimalField(
         _l("Timeout (s)"), default=Decimal(60), validators=[NumberRange(min=1, max=3600)]
@@ -189,8 +193,8 @@ class ProviderForm(FlaskForm):
 
 
 class PriceRowForm(FlaskForm):
-    input_price = StringField(_l("Input $/1M"), validators=[DataRequired(), Usd()])
-    output_price = StringField(_l("Output $/1M"), validators=[DataRequired(), Usd()])
+    input_price = StringField(_l("Input $/1M"), validators=[DataRequired(REQUIRED), Usd()])
+    output_price = StringField(_l("Output $/1M"), validators=[DataRequired(REQUIRED), Usd()])
     cached_input_price = StringField(_l("Cached input $/1M"), validators=[Usd()])
     context_length = IntegerField(_l("Context"), validators=[Optional(), NumberRange(min=1, max=100_000_000)])
     modality = SelectField(_l("Modality"), choices=MODALITY_CHOICES)
@@ -206,15 +210,15 @@ class PriceRowForm(FlaskForm):
 
 
 class ModelRouteForm(FlaskForm):
-    slug = StringField(_l("Model id"), validators=[DataRequired(), Length(max=200)])
+    slug = StringField(_l("Model id"), validators=[DataRequired(REQUIRED), Length(max=200)])
     provider = SelectField(_l("Provider"), coerce=int)
     upstream_model = StringField(_l("Upstream model (empty: same id)"), validators=[Length(max=200)])
     modality = SelectField(_l("Modality"), choices=MODALITY_CHOICES)
     context_length = IntegerField(
         _l("Context length"), validators=[Optional(), NumberRange(min=1, max=100_000_000)]
     )
-    input_price = StringField(_l("Sale input $/1M"), validators=[DataRequired(), Usd()])
-    output_price = StringField(_l("Sale output $/1M"), validators=[DataRequired(), Usd()])
+    input_price = StringField(_l("Sale input $/1M"), validators=[DataRequired(REQUIRED), Usd()])
+    output_price = StringField(_l("Sale output $/1M"), validators=[DataRequired(REQUIRED), Usd()])
     input_cost = StringField(_l("Cost input $/1M (empty: same)"), validators=[Usd()])
     output_cost = StringField(_l("Cost output $/1M (empty: same)"), validators=[Usd()])
     meters = TextAreaField(
@@ -244,8 +248,8 @@ def parse_multiplier(text: str) -> int:
 
 
 class GroupForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=64)])
-    multiplier = StringField(_l("Price multiplier"), default="1", validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired(REQUIRED), Length(max=64)])
+    multiplier = StringField(_l("Price multiplier"), default="1", validators=[DataRequired(REQUIRED)])
     allowed_models = TextAreaField(
         _l("Allowed models (comma-separated; empty: all)"), validators=[Length(max=8000)]
     )

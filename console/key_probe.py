@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 
 from shared.models import UsageRecord
 
@@ -87,20 +89,18 @@ WIRES = {
 
 # What each refusal means for the customer, and what to do about it.
 REFUSALS = {
-    400: "The gateway refused the request.",
-    401: "The gateway does not accept this key: it is wrong, revoked or expired. "
-    "Copy it again from the API keys page.",
-    402: "Your balance cannot cover this call. Top up on the Billing page.",
-    403: "This key (or your group) may not use this model, or the key reached its spend cap.",
-    404: "The gateway has no model with this id. Pick one of the models listed above.",
-    413: "The gateway refused the request as too large.",
-    429: "Too many requests for this key right now. Wait a few seconds and try again.",
+    400: _l("The gateway refused the request."),
+    401: _l(
+        "The gateway does not accept this key: it is wrong, revoked or expired. "
+        "Copy it again from the API keys page."
+    ),
+    402: _l("Your balance cannot cover this call. Top up on the Billing page."),
+    403: _l("This key (or your group) may not use this model, or the key reached its spend cap."),
+    404: _l("The gateway has no model with this id. Pick one of the models listed above."),
+    413: _l("The gateway refused the request as too large."),
+    429: _l("Too many requests for this key right now. Wait a few seconds and try again."),
 }
-FAILED = "The model's providers failed to answer. Try again; the Status page shows their health."
-NOT_AN_API = (
-    "{base_url} did not answer as the gateway's API does. The operator's TOLLGATE_PUBLIC_BASE_URL "
-    "may point somewhere else."
-)
+FAILED = _l("The model's providers failed to answer. Try again; the Status page shows their health.")
 
 
 @dataclass(frozen=True)
@@ -127,9 +127,9 @@ def refused(wire: str, model: str, message: str, status: int | None = None, deta
 def check_key(key: str) -> str:
     """What is wrong with a pasted key ("" if nothing): it must be one printable token."""
     if not key:
-        return "Paste a key first."
+        return _("Paste a key first.")
     if len(key) > MAX_KEY_CHARS or not key.isascii() or not key.isprintable() or " " in key:
-        return "That does not look like an API key: paste the whole key, with nothing around it."
+        return _("That does not look like an API key: paste the whole key, with nothing around it.")
     return ""
 
 
@@ -141,9 +141,14 @@ def probe(base_url: str, wire_name: str, model: str, key: str, timeout_s: float 
         response = httpx.post(base_url + wire.path, json=wire.payload(model), headers=wire.auth(key),
                               timeout=timeout)  # fmt: skip
     except httpx.TimeoutException:
-        return refused(wire_name, model, f"The gateway did not answer within {timeout_s:g} s. Try again.")
+        seconds = f"{timeout_s:g}"
+        return refused(
+            wire_name,
+            model,
+            _("The gateway did not answer within %(seconds)s s. Try again.", seconds=seconds),
+        )
     except httpx.RequestError:
-        return refused(wire_name, model, f"Could not reach the gateway at {base_url}.")
+        return refused(wire_name, model, _("Could not reach the gateway at %(url)s.", url=base_url))
     return read(wire_name, model, response, base_url)
 
 
@@ -151,11 +156,16 @@ def read(wire_name: str, model: str, response: httpx.Response, base_url: str) ->
     """The outcome of a finished call: the reply, its tokens and charge, or the refusal."""
     body = _json(response)
     if response.status_code >= 400:
-        message = REFUSALS.get(response.status_code, FAILED)
+        message = str(REFUSALS.get(response.status_code, FAILED))
         return refused(wire_name, model, message, response.status_code, _error_message(body))
     if response.status_code != 200 or not body:
         # A redirect or an HTML page: the public base URL leads somewhere that is not the data plane.
-        return refused(wire_name, model, NOT_AN_API.format(base_url=base_url), response.status_code)
+        not_an_api = _(
+            "%(base_url)s did not answer as the gateway's API does. The operator's TOLLGATE_PUBLIC_BASE_URL "
+            "may point somewhere else.",
+            base_url=base_url,
+        )
+        return refused(wire_name, model, not_an_api, response.status_code)
     wire = WIRES[wire_name]
     usage = body.get("usage") or {}
     request_id = response.headers.get("request-id", "")

@@ -10,11 +10,13 @@ from __future__ import annotations
 import threading
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_login import logout_user
 
 from console.access import client_address
 from console.auth import too_many
 from console.forms import ForgotForm, ResetForm
+from console.refusals import worded
 from shared import throttle
 from shared.errors import InvalidInput
 from shared.mail import Mailer, mailer_from
@@ -27,11 +29,6 @@ bp = Blueprint("recovery", __name__)
 FORGOT_LIMITS = throttle.Limits(
     per_email=3, per_address=20, backoff_s=60, max_backoff_s=3600, forget_after_s=3600
 )
-SENT = (
-    "If an account uses that address, we have emailed it a link to choose a new password. "
-    "The link works once, for one hour."
-)
-NO_MAIL = "This console cannot send mail. Ask the operator for a password-reset link."
 
 
 def _mailer() -> Mailer | None:
@@ -62,7 +59,13 @@ def forgot():
     throttle.fail(attempt, limits)
     public_url = current_app.config["TOLLGATE"].console_public_url
     threading.Thread(target=mail_reset_link, args=(email, public_url, mailer), daemon=True).start()
-    flash(SENT, "info")
+    flash(
+        _(
+            "If an account uses that address, we have emailed it a link to choose a new password. "
+            "The link works once, for one hour."
+        ),
+        "info",
+    )
     return redirect(url_for("recovery.forgot"), code=303)
 
 
@@ -78,13 +81,13 @@ def reset(token: str):
             redeem_reset(token, form.password.data)
         except InvalidInput as exc:
             if exc.field == "password":
-                form.password.errors = [exc.message]
+                form.password.errors = [worded(exc.message)]
             else:  # used or expired meanwhile
                 form, status = None, 404
         else:
             logout_user()  # whoever was signed in to this browser must sign in again
-            flash("Your password is changed. Sign in with it.", "success")
+            flash(_("Your password is changed. Sign in with it."), "success")
             return redirect(url_for("auth.login"), code=303)
-    response = make_response(render_template("auth/reset.html", form=form, unusable=UNUSABLE), status)
+    response = make_response(render_template("auth/reset.html", form=form, unusable=worded(UNUSABLE)), status)
     response.headers["Cache-Control"] = "no-store"  # the page's URL is the secret
     return response

@@ -3,6 +3,8 @@
 Text outside `{{ _("…") }}` and `{% trans %}` is Jinja's TemplateData: with tags, scripts,
 styles and code samples taken away, any word left is shown to people untranslated. So are the
 attributes people read or hear (placeholder, title, aria-label, alt, the confirm dialogs).
+A `{% set %}` block passed to `snippet()` (templates/docs/_snippet.html) is a code sample, shown
+in <pre><code>, so it is left out too.
 """
 
 from __future__ import annotations
@@ -43,10 +45,23 @@ def _visible(text: str) -> list[str]:
     return shown
 
 
+def _code_samples(tree: nodes.Template) -> set[int]:
+    """The ids of the TemplateData nodes inside `{% set %}` blocks the template shows with `snippet()`."""
+    shown = {
+        call.args[2].name
+        for call in tree.find_all(nodes.Call)
+        if isinstance(call.node, nodes.Name) and call.node.name == "snippet"
+        and len(call.args) == 3 and isinstance(call.args[2], nodes.Name)
+    }  # fmt: skip
+    blocks = [b for b in tree.find_all(nodes.AssignBlock) if getattr(b.target, "name", None) in shown]
+    return {id(data) for block in blocks for data in block.find_all(nodes.TemplateData)}
+
+
 def untranslated(env: Environment, name: str) -> list[str]:
     """The pieces of text of template `name` that no catalogue translates."""
     tree = env.parse((TEMPLATES / name).read_text())
-    literal = SLOT.join(data.data for data in tree.find_all(nodes.TemplateData))
+    code = _code_samples(tree)
+    literal = SLOT.join(data.data for data in tree.find_all(nodes.TemplateData) if id(data) not in code)
     found = []
     for text in _visible(literal):
         if [w for w in WORD.findall(text) if w not in SAME_IN_EVERY_LANGUAGE]:

@@ -30,7 +30,11 @@ PAGES = [
     ("/models", "Models & prices", "Mô hình & giá"),
     ("/models/acme/chat", "Call it", "Cách gọi"),
     ("/status", "Background jobs", "Tác vụ nền"),
+    ("/docs", "Set up your coding agent", "Thiết lập agent lập trình"),
 ]
+
+# Pages a visitor sees signed out (signed in, they lead to the dashboard), walked the same way.
+SIGNED_OUT_PAGES = [("/login", "Sign in", "Đăng nhập")]
 
 
 @pytest.fixture(params=["sqlite"])
@@ -74,4 +78,20 @@ def test_a_vietnamese_browser_reads_vietnamese_and_the_switch_keeps_english(
         expect(page.locator("main")).to_contain_text(english)
         page.screenshot(path=str(SCREENSHOTS / f"en{url.replace('/', '_') or '_'}.png"), full_page=True)
     expect(page.locator("html")).to_have_attribute("lang", "en")
+    context.close()
+
+
+def test_the_sign_in_page_in_both_languages(browser: Browser, live_console: str) -> None:
+    context = browser.new_context(locale="vi-VN", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for url, _, vietnamese in SIGNED_OUT_PAGES:
+        page.goto(live_console + url)
+        expect(page.locator("h1")).to_have_text(vietnamese)
+        page.screenshot(path=str(SCREENSHOTS / f"vi{url.replace('/', '_')}.png"), full_page=True)
+    page.locator("[data-testid=language-switch] button", has_text="English").click()
+    for url, english, _ in SIGNED_OUT_PAGES:
+        page.goto(live_console + url)
+        expect(page.locator("h1")).to_have_text(english)
+        page.screenshot(path=str(SCREENSHOTS / f"en{url.replace('/', '_')}.png"), full_page=True)
     context.close()

@@ -30,6 +30,16 @@ TRANSLATED = [
     "usage/index.html", "billing/_tabs.html", "billing/index.html", "billing/_ledger.html",
     "catalog/index.html", "catalog/_table.html", "catalog/detail.html", "_meters.html",
     "deposits/index.html", "deposits/_table.html", "status/index.html", "status/_panel.html",
+    "auth/forgot.html", "auth/login.html", "auth/password.html", "auth/reset.html", "auth/setup.html",
+    "auth/signup.html", "auth/signup_closed.html", "docs/_body.html", "docs/_key_test.html",
+    "docs/_setup.html", "docs/_snippet.html", "docs/index.html", "docs/sections/audio.html",
+    "docs/sections/chat.html", "docs/sections/embedding.html", "docs/sections/image.html",
+    "docs/sections/moderation.html", "docs/sections/rerank.html", "docs/sections/streaming.html",
+    "docs/tools/aider.html", "docs/tools/anthropic-python.html", "docs/tools/claude-code.html",
+    "docs/tools/cline.html", "docs/tools/codex.html", "docs/tools/continue.html", "docs/tools/curl.html",
+    "docs/tools/cursor.html", "docs/tools/langchain.html", "docs/tools/openai-node.html",
+    "docs/tools/openai-python.html", "docs/tools/opencode.html", "docs/tools/roo-code.html",
+    "docs/tools/vercel-ai.html", "docs/tools/zed.html",
 ]  # fmt: skip
 VI = {"Accept-Language": "vi-VN,vi;q=0.9,en;q=0.5"}
 
