@@ -204,3 +204,29 @@ def test_a_lease_lost_under_a_live_process_never_takes_a_balance_below_zero(
     [lost] = billing.lost_hold_charges(started - dt.timedelta(minutes=1))
     assert (lost.user_id, lost.requests, lost.collected) == (customer.user_id, 3, 2_000)
     assert lost.shortfall == sum(priced) - 2_000
+
+
+def test_steady_traffic_is_settled_in_one_commit_per_interval_not_one_per_request() -> None:
+    batches: list[int] = []
+
+    async def run_db(fn: Callable[..., Any], batch: list[Any]) -> Any:
+        batches.append(len(batch))
+        await asyncio.sleep(0.005)  # a commit takes a while, and requests keep coming meanwhile
+        return []
+
+    async def scenario() -> None:
+        settler = Settler(run_db, flush_interval_s=0.1)
+        settler.start()
+        for i in range(150):  # 500 requests a second for 0.3 s
+            settlement = billing.Settlement(request_id=f"req_{i}", user_id=1, hold_id=None,
+                                            api_key_id=None, model=CHAT_MODEL, charge=0)  # fmt: skip
+            settler.put(settlement, lambda: None)
+            await asyncio.sleep(0.002)
+        await settler.close()
+
+    asyncio.run(scenario())
+
+    assert sum(batches) == 150
+    # About one commit per 0.1 s gathering: writing at once what came during a commit made one
+    # commit per request or two, and the interval never applied.
+    assert len(batches) <= 6, batches
