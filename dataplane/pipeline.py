@@ -208,7 +208,7 @@ async def _reply(gateway: Gateway, ways: Ways, attempt: Attempt) -> Response:
     public = PublicModel(ways.call.model)
     if media_type == JSON and public.differs(reply):
         # Customers see the catalogue's id, not the model the operator buys.
-        content = public.bytes(content)
+        content = public.bytes(content, reply["model"])
         reply["model"] = public.name
     gateway.billing.finish(r, outcome)
     await ways.endpoint.finished(gateway, ways.call, r, reply)

@@ -417,7 +417,7 @@ class ChatEncoder:
                     self.finish_seen = True
                     break
         if self.public.differs(chunk):
-            data = self.public.bytes(data)
+            data = self.public.bytes(data, chunk["model"])
         return b"data: " + data + b"\n\n"
 
     def closing(self, usage: TokenUsage, finish_reason: str | None) -> bytes:

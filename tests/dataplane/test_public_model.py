@@ -149,3 +149,20 @@ def test_public_model_with_spaced_json() -> None:
     rewritten = json.loads(public.bytes(spaced))
 
     assert rewritten == {"id": "x", "model": CHAT_MODEL, "text": 'a "model": "y"'}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"id":"x","model":"up-chat","choices":[]}',
+        b'{"id":"x","model" : "up-chat","choices":[]}',
+        b'{"model":"up-chat","x":{"model":"up-chat"},"t":"{\\"model\\":\\"up-chat\\"}"}',
+        b'{"model":"up\\u002dchat"}',
+    ],
+    ids=["compact", "spaced", "twice-and-quoted", "escaped"],
+)
+def test_the_rewrite_is_the_same_whether_or_not_the_current_model_is_known(data: bytes) -> None:
+    public = PublicModel("acme/chat-1")
+
+    assert public.bytes(data, "up-chat") == public.bytes(data)
+    assert json.loads(public.bytes(data, "up-chat"))["model"] == "acme/chat-1"

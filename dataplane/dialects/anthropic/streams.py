@@ -85,7 +85,7 @@ class NativeMessages:
             message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
             self._usage(message.get("usage"))
             if self.public.differs(message):
-                return self.public.bytes(whole)  # the only event naming the model
+                return self.public.bytes(whole, message["model"])  # the only event naming the model
         elif kind == "content_block_start":
             self.open_block = payload.get("index") if isinstance(payload.get("index"), int) else 0
         elif kind == "content_block_stop":
